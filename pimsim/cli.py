@@ -1,0 +1,5 @@
+"""Placeholder entry point, replaced below."""
+
+
+def main() -> int:
+    return 0
