@@ -1,5 +1,194 @@
-"""Placeholder entry point, replaced below."""
+"""The ``pimsim`` command: one subcommand per pipeline step; ``pimsim SUBCOMMAND --help``.
+
+Every user-facing error is one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pimsim import __version__
+from pimsim.errors import PimsimError
 
 
-def main() -> int:
+def _widths(text: str) -> list[float]:
+    from pimsim.network import parse_widths
+
+    return [s.ratio for s in parse_widths(text)]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from pimsim.network import ARCHS
+
+    p = sub.add_parser("train", help="train a dynamic network's sub-nets jointly",
+                       description="Train uniform-width sub-nets jointly (all widths every step, "
+                       "inplace distillation from the largest). Writes DIR/model.pt and "
+                       "DIR/train_log.csv.")
+    p.add_argument("--model", default="resnet20", choices=ARCHS, metavar="NAME",
+                   help=f"network family: {', '.join(ARCHS)} (default resnet20)")
+    p.add_argument("--dataset", default="digits", help="digits (default), cifar10 or synthetic")
+    p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
+    p.add_argument("--widths", default="0.25,0.5,0.75,1.0",
+                   help="uniform width ratios, comma-separated (default 0.25,0.5,0.75,1.0)")
+    p.add_argument("--epochs", type=_positive_int, default=15)
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--kd-weight", type=float, default=1.0,
+                   help="weight of the distillation loss for the smaller sub-nets (0..1)")
+    p.add_argument("--kd-temperature", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from pimsim.train import TrainConfig, run_training
+
+    cfg = TrainConfig(arch=args.model, dataset=args.dataset, data_dir=args.data_dir,
+                      widths=_widths(args.widths), epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, kd_weight=args.kd_weight,
+                      kd_temperature=args.kd_temperature, seed=args.seed,
+                      device=_device(args.device))
+    run_training(cfg, args.out, quiet=args.quiet)
+    print(f"wrote {Path(args.out) / 'model.pt'} and {Path(args.out) / 'train_log.csv'}")
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="top-1 accuracy, MACs and parameters of every sub-net",
+                       description="Evaluate every sub-net of a checkpoint on its data set's "
+                       "test split; writes one CSV row per sub-net.")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
+    p.add_argument("--limit", type=_positive_int, help="evaluate the first N test images only")
+    p.add_argument("--out", help="CSV file to write (default: print only)")
+    p.set_defaults(func=_cmd_eval)
+
+
+def _cmd_eval(args: argparse.Namespace) -> None:
+    from pimsim.data import load_dataset
+    from pimsim.io import write_atomic
+    from pimsim.train import evaluate_subnets, load_checkpoint
+
+    model, meta = load_checkpoint(args.checkpoint)
+    data = load_dataset(meta.get("dataset", "digits"), args.data_dir)
+    table = evaluate_subnets(model, data, limit=args.limit)
+    if args.out:
+        write_atomic(args.out, lambda p: table.to_csv(p, index=False))
+    _print_table(table)
+
+
+def _print_table(table) -> None:
+    shown = table.copy()
+    shown["top1"] = (100 * shown["top1"]).map("{:.2f} %".format)
+    print(shown.to_string(index=False))
+
+
+def _add_count(sub: argparse._SubParsersAction) -> None:
+    from pimsim.network import ARCHS
+
+    p = sub.add_parser("count", help="MACs, parameters and activations per layer of sub-nets",
+                       description="Count an (untrained) model's sub-nets at an input size.")
+    p.add_argument("--model", default="resnet20", choices=ARCHS, metavar="NAME")
+    p.add_argument("--widths", default="0.25,0.5,0.75,1.0")
+    p.add_argument("--input-size", type=_positive_int, default=32)
+    p.add_argument("--in-channels", type=_positive_int, default=3)
+    p.add_argument("--num-classes", type=_positive_int, default=10)
+    p.add_argument("--per-layer", action="store_true", help="print every layer")
+    p.add_argument("--out", help="CSV file to write")
+    p.set_defaults(func=_cmd_count)
+
+
+def _cmd_count(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from pimsim.io import write_atomic
+    from pimsim.network import DynamicNet, parse_widths, subnet_table, subnet_totals
+
+    specs = parse_widths(args.widths)
+    model = DynamicNet(args.model, args.num_classes, args.in_channels, specs)
+    hw = (args.input_size, args.input_size)
+    if args.per_layer:
+        table = pd.concat([subnet_table(model, s, hw).assign(subnet=s.name) for s in specs])
+    else:
+        table = subnet_totals(model, hw)
+    if args.out:
+        write_atomic(args.out, lambda p: table.to_csv(p, index=False))
+    print(table.to_string(index=False))
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the main job on the bundled digits data",
+                       description="Train a dynamic resnet20 on digits (uniform widths "
+                       "0.25/0.5/0.75/1.0) and print each sub-net's accuracy, MACs and "
+                       "parameters.")
+    p.add_argument("--out", default="reports/demo")
+    p.add_argument("--epochs", type=_positive_int, default=15)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> None:
+    from pimsim.data import load_digits
+    from pimsim.io import write_atomic
+    from pimsim.train import TrainConfig, evaluate_subnets, run_training
+
+    out = Path(args.out)
+    model = run_training(TrainConfig(epochs=args.epochs), out, quiet=args.quiet)
+    table = evaluate_subnets(model, load_digits())
+    write_atomic(out / "eval.csv", lambda p: table.to_csv(p, index=False))
+    print(f"dynamic resnet20 on digits ({args.epochs} epochs); results in {out}/")
+    _print_table(table)
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name not in ("cpu", "cuda"):
+        raise PimsimError(f"--device: unknown device {name!r}; choose cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise PimsimError("--device: cuda requested but no CUDA GPU is available")
+    return name
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pimsim",
+        description="Dynamic neural networks on SOT-MRAM processing-in-memory hardware.")
+    parser.add_argument("--version", action="version", version=f"pimsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_demo, _add_train, _add_eval, _add_count):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pimsim`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except PimsimError as exc:
+        print(f"pimsim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"pimsim {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""Random images and labels of any shape: for cost-only work on ImageNet-sized inputs."""
+
+from __future__ import annotations
+
+import torch
+
+from pimsim.data.base import Dataset
+
+
+def load_synthetic(shape: tuple[int, int, int] = (3, 224, 224), num_classes: int = 1000,
+                   train_size: int = 64, test_size: int = 16, seed: int = 0) -> Dataset:
+    """Standard-normal images of ``shape`` (C, H, W) with uniform random labels, seeded."""
+    g = torch.Generator().manual_seed(seed)
+    return Dataset(
+        "synthetic",
+        torch.randn(train_size, *shape, generator=g),
+        torch.randint(0, num_classes, (train_size,), generator=g),
+        torch.randn(test_size, *shape, generator=g),
+        torch.randint(0, num_classes, (test_size,), generator=g),
+        num_classes=num_classes,
+    )

@@ -1,0 +1,86 @@
+"""MACs, parameters and activation sizes of a sub-net, per layer, from the shapes it really uses.
+
+Convention (stated because peer tools differ, see shared/reference/hardware.md section 6):
+MACs of a layer *as executed*: Conv2d ``H_out * W_out * C_out * (C_in / groups) * K_h * K_w``,
+Linear ``in * out``; BatchNorm, ReLU, pooling and residual additions count no MACs.
+Parameters: weights and biases of Conv2d/Linear, and BatchNorm's affine weight and bias.
+Activations are counted per image in elements.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+from torch import nn
+
+from pimsim.network.dynamic import DynamicNet
+from pimsim.network.spec import SubnetSpec
+
+COLUMNS = ["layer", "type", "in_channels", "out_channels", "kernel", "stride", "in_hw", "out_hw",
+           "macs", "params", "act_in", "act_out"]
+
+
+def conv2d_macs(out_h: int, out_w: int, out_ch: int, in_ch: int, kh: int, kw: int,
+                groups: int = 1) -> int:
+    """H_out * W_out * C_out * (C_in / groups) * K_h * K_w."""
+    return out_h * out_w * out_ch * (in_ch // groups) * kh * kw
+
+
+def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> pd.DataFrame:
+    """One row per Conv2d/Linear/BatchNorm2d of a plain model run on one ``(C, H, W)`` image."""
+    rows: list[dict] = []
+
+    def hook(name: str):
+        def record(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            x = inputs[0]
+            in_hw = f"{x.shape[2]}x{x.shape[3]}" if x.dim() == 4 else ""
+            out_hw = f"{output.shape[2]}x{output.shape[3]}" if output.dim() == 4 else ""
+            params = sum(p.numel() for p in module.parameters(recurse=False))
+            row = {"layer": name, "type": type(module).__name__, "in_hw": in_hw,
+                   "out_hw": out_hw, "params": params, "act_in": x[0].numel(),
+                   "act_out": output[0].numel(), "kernel": "", "stride": ""}
+            if isinstance(module, nn.Conv2d):
+                kh, kw = module.kernel_size
+                row.update(in_channels=module.in_channels, out_channels=module.out_channels,
+                           kernel=f"{kh}x{kw}", stride=module.stride[0],
+                           macs=conv2d_macs(output.shape[2], output.shape[3],
+                                            module.out_channels, module.in_channels, kh, kw,
+                                            module.groups))
+            elif isinstance(module, nn.Linear):
+                row.update(in_channels=module.in_features, out_channels=module.out_features,
+                           macs=module.in_features * module.out_features)
+            else:
+                row.update(in_channels=module.num_features, out_channels=module.num_features,
+                           macs=0)
+            rows.append(row)
+        return record
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()
+               if isinstance(m, nn.Conv2d | nn.Linear | nn.BatchNorm2d)]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape))
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def subnet_table(model: DynamicNet, subnet: SubnetSpec | str,
+                 input_hw: tuple[int, int]) -> pd.DataFrame:
+    """Per-layer counts of one registered sub-net at input resolution ``input_hw``."""
+    return layer_table(model.export_subnet(subnet), (model.in_channels, *input_hw))
+
+
+def subnet_totals(model: DynamicNet, input_hw: tuple[int, int]) -> pd.DataFrame:
+    """One row per registered sub-net: total MACs, parameters and peak activation size."""
+    rows = []
+    for spec in model.subnets:
+        table = subnet_table(model, spec, input_hw)
+        rows.append({"subnet": spec.name, "macs": int(table["macs"].sum()),
+                     "params": int(table["params"].sum()),
+                     "peak_act": int(table[["act_in", "act_out"]].max().max())})
+    return pd.DataFrame(rows)

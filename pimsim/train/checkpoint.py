@@ -1,0 +1,64 @@
+"""Checkpoints: a plain dict of tensors and primitives, loaded with ``weights_only=True``.
+
+Layout (``format: pimsim.checkpoint``, ``version: 1``): ``arch``, ``num_classes``,
+``in_channels``, ``input_hw``, ``dataset``, ``subnets`` (spec dicts, registration order),
+``state_dict`` (the DynamicNet's, one BatchNorm per sub-net), and free-form ``meta``.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pimsim.errors import PimsimError
+from pimsim.io import write_atomic
+from pimsim.network import DynamicNet, SubnetSpec
+
+FORMAT, VERSION = "pimsim.checkpoint", 1
+
+
+def save_checkpoint(path: str | Path, model: DynamicNet, input_hw: tuple[int, int],
+                    dataset: str, meta: dict[str, Any] | None = None) -> None:
+    """Write ``model`` and its sub-nets to ``path`` atomically."""
+    data = {
+        "format": FORMAT, "version": VERSION, "arch": model.arch,
+        "num_classes": model.num_classes, "in_channels": model.in_channels,
+        "input_hw": list(input_hw), "dataset": dataset,
+        "subnets": [s.to_dict() for s in model.subnets],
+        "state_dict": model.state_dict(), "meta": meta or {},
+    }
+    write_atomic(path, lambda p: torch.save(data, p))
+
+
+def load_checkpoint(path: str | Path) -> tuple[DynamicNet, dict[str, Any]]:
+    """The model (in eval mode) and the checkpoint's other fields; one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise PimsimError(f"{path}: checkpoint not found")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+        raise PimsimError(f"{path}: not a torch checkpoint that loads with weights_only=True "
+                          f"({type(exc).__name__})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise PimsimError(f"{path}: format: not a pimsim checkpoint")
+    if data.get("version") != VERSION:
+        raise PimsimError(f"{path}: version: unsupported {data.get('version')!r}")
+    for key in ("arch", "num_classes", "in_channels", "input_hw", "subnets", "state_dict"):
+        if key not in data:
+            raise PimsimError(f"{path}: missing key {key!r}")
+    specs = [SubnetSpec.from_dict(s, where=f"{path}: subnets[{i}]")
+             for i, s in enumerate(data["subnets"])]
+    try:
+        model = DynamicNet(data["arch"], data["num_classes"], data["in_channels"], specs)
+    except PimsimError as exc:
+        raise PimsimError(f"{path}: {exc}") from None
+    result = model.load_state_dict(data["state_dict"], strict=False)
+    bad = list(result.missing_keys) + list(result.unexpected_keys)
+    if bad:
+        raise PimsimError(f"{path}: state_dict: does not match {data['arch']} with these sub-nets "
+                          f"({len(bad)} mismatched keys, e.g. {bad[0]!r})")
+    return model.eval(), data
