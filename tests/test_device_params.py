@@ -1,0 +1,285 @@
+"""Device parameter files: validation against cited figures, margins, and every class of error."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pimsim.device import (
+    cost,
+    list_presets,
+    load_device_params,
+    mtj_margins,
+    op_margins,
+    sense_levels_ohm,
+    subarray_area_um2,
+    subarray_leakage_uw,
+    with_overrides,
+)
+from pimsim.device.events import EventCounts
+from pimsim.device.margins import check_margin
+from pimsim.device.params import PRESETS_DIR
+from pimsim.device.physics import mtj_read_energy_pj, write_energy_pj
+from pimsim.errors import PimsimError
+
+PRESETS = ["sot_mram_45nm", "stt_mram_45nm", "sram_45nm"]
+
+
+def test_presets_listed_and_load():
+    assert set(PRESETS) <= set(list_presets())
+    for name in PRESETS:
+        params = load_device_params(name)
+        assert params.name == name
+        assert params.path == f"device_params/{name}.yaml"
+
+
+def test_every_value_has_source_or_assumption():
+    for name in PRESETS:
+        params = load_device_params(name)
+        for key, note in params.notes:
+            assert note.startswith(("source: ", "assumption: ")), (name, key)
+
+
+def test_sot_reproduces_prenat_2016_table1():
+    """Prenat et al., IEEE TMSCS 2(1) 2016, Table 1 (SOT, 65 nm, with read circuit):
+    read latency 221 ps, write latency 266 ps, read energy 1.8 pJ, write energy 0.1 pJ,
+    write current 100 uA."""
+    d = load_device_params("sot_mram_45nm").derived
+    assert d.read_latency_ns == pytest.approx(0.221)
+    assert d.write_latency_ns == pytest.approx(0.266)
+    assert d.read_bit_energy_pj == pytest.approx(1.8)
+    assert d.write_bit_energy_pj == pytest.approx(0.1)
+    assert load_device_params().mtj.write_current_ua == pytest.approx(100)
+
+
+def test_sot_resistance_matches_opennvram_geometry():
+    """OpenNVRAM (FreePDK45) SOT model: RA 5 Ohm um^2 on a 45 x 45 nm free layer gives R_P
+    about 2.47 kOhm; track resistance 560 Ohm."""
+    mtj = load_device_params("sot_mram_45nm").mtj
+    assert mtj.resistance_p_ohm == pytest.approx(5.0 / (0.045 * 0.045), rel=1e-3)
+    assert mtj.write_path_resistance_ohm == 560
+
+
+def test_sot_physics_write_energy_is_track_joule_heating():
+    """I^2 R t of the heavy-metal track: (100 uA)^2 * 560 Ohm * 0.266 ns = 1.49 fJ, a lower
+    bound far below Prenat's 0.1 pJ with periphery (which the preset uses)."""
+    d = load_device_params("sot_mram_45nm").derived
+    assert d.physics_write_energy_pj == pytest.approx(1.4896e-3)
+    assert write_energy_pj(100, 560, 0.266) == pytest.approx(1e-8 * 560 * 0.266e-9 * 1e12)
+
+
+def test_stt_reproduces_nvsim_sample_cell():
+    """NVSim sample_STTRAM.cell (as listed in the hardware notes): 57.5 F^2, R 6/12 kOhm,
+    read at 0.25 V, write 40.8 uA for 5 ns, 0.19 pJ."""
+    p = load_device_params("stt_mram_45nm")
+    assert p.cell.area_f2 == 57.5
+    assert p.mtj.resistance_p_ohm == 6000
+    assert p.mtj.resistance_ap_ohm == pytest.approx(12000)
+    assert p.mtj.read_voltage_v == 0.25
+    assert p.derived.write_latency_ns == 5
+    assert p.derived.write_bit_energy_pj == pytest.approx(0.19)
+    # Physics read: 0.25^2 V^2 * (1/6k + 1/12k)/2 S * 1 ns = 7.8 fJ.
+    assert p.derived.cell_read_energy_pj == pytest.approx(0.0625 * 1.25e-4 * 1e3)
+
+
+def test_sram_reproduces_horowitz_and_is_volatile():
+    """Horowitz, ISSCC 2014, 45 nm: 8 KB SRAM 64-bit read 10 pJ (0.156 pJ/bit); 32-bit add
+    0.1 pJ. SRAM is volatile and its cells leak."""
+    p = load_device_params("sram_45nm")
+    assert not p.cell.nonvolatile
+    assert p.derived.read_bit_energy_pj == pytest.approx(10 / 64, rel=1e-2)
+    assert p.circuit.shift_adder_energy_pj == pytest.approx(0.1)
+    assert subarray_leakage_uw(p, 256, 256) > subarray_leakage_uw(load_device_params(), 256, 256)
+    assert op_margins(p)["maj3"] == 0.0
+    with pytest.raises(PimsimError, match="maj3 sense margin"):
+        check_margin(p, "maj3")
+
+
+def test_mram_is_nonvolatile():
+    for name in ("sot_mram_45nm", "stt_mram_45nm"):
+        assert load_device_params(name).cell.nonvolatile
+
+
+def test_sense_levels_and_margins_hand_derived():
+    """Hardware notes, section 3: R_P = 2.47 kOhm, TMR = 100 %: two-row levels 1.23 / 1.65 /
+    2.47 kOhm, relative margins (R_hi - R_lo)/R_hi about 25 % (OR) and 33 % (AND); three-row
+    majority about 20 %."""
+    levels = sense_levels_ohm(2470, 1.0, 2)
+    assert levels == pytest.approx([1235, 2470 * 4940 / 7410, 2470], rel=1e-9)
+    assert [round(x / 1000, 2) for x in levels] == [1.24, 1.65, 2.47]
+    m = mtj_margins(2470, 1.0)
+    assert m["or2"] == pytest.approx(0.25)
+    assert m["and2"] == pytest.approx(1 / 3)
+    assert m["xor2"] == pytest.approx(0.25)
+    assert m["maj3"] == pytest.approx(0.20)
+    assert m["read"] == pytest.approx(0.5)
+    three = sense_levels_ohm(2470, 1.0, 3)
+    assert three[1] == pytest.approx(1 / (2 / 2470 + 1 / 4940))
+
+
+def test_margin_check_refuses_low_tmr():
+    params = with_overrides(load_device_params(), {"mtj.tmr_ratio": 0.35})
+    assert check_margin(params, "and2") == pytest.approx(0.149, abs=1e-3)
+    with pytest.raises(PimsimError, match=r"mtj\.tmr_ratio: maj3 sense margin 0\.095 is below"):
+        check_margin(params, "maj3")
+    with pytest.raises(PimsimError, match="read sense margin"):
+        with_overrides(load_device_params(), {"mtj.tmr_ratio": 0.05})
+
+
+def test_read_energy_formula():
+    """E = V^2 (G_P + G_AP)/2 t: 0.1 V, 2.47 kOhm, TMR 0.9, 0.221 ns."""
+    g = 0.5 * (1 / 2470 + 1 / (2470 * 1.9))
+    assert mtj_read_energy_pj(0.1, 2470, 0.9, 0.221) == pytest.approx(0.01 * g * 0.221e-9 * 1e12)
+
+
+def test_overrides_replace_and_revalidate():
+    base = load_device_params()
+    new = with_overrides(base, {"cell.read_energy_pj": 0.5, "array.rows": 128})
+    assert new.derived.read_bit_energy_pj == 0.5 and new.array.rows == 128
+    assert base.derived.read_bit_energy_pj == 1.8
+    assert new.note("array.rows") == "override: 128"
+    with pytest.raises(PimsimError, match=r"cell\.read_enrgy_pj: unknown key"):
+        with_overrides(base, {"cell.read_enrgy_pj": 1.0})
+    with pytest.raises(PimsimError, match=r"array\.rows: must be > 0, got 0"):
+        with_overrides(base, {"array.rows": 0})
+
+
+def test_cost_and_area():
+    p = load_device_params()
+    ev = EventCounts(row_writes=2, row_write_bits=10, and2_senses=1, and2_sense_bits=10,
+                     bitcounts=1, bitcount_bits=10, shift_adds=1)
+    c = cost(ev + ev, p)
+    d, k = p.derived, p.circuit
+    assert c.energy_pj["and2"] == pytest.approx(
+        2 * (10 * (d.read_bit_energy_pj + d.cell_read_energy_pj) + 2 * k.decoder_driver_energy_pj)
+    )
+    assert c.energy_pj["row_write"] == pytest.approx(
+        2 * (10 * (d.write_bit_energy_pj + k.buffer_energy_per_bit_pj)
+             + 2 * k.decoder_driver_energy_pj)
+    )
+    assert c.latency_ns["shift_add"] == pytest.approx(2 * k.shift_adder_latency_ns)
+    assert c.total_energy_pj == pytest.approx(sum(c.energy_pj.values()))
+    assert cost(EventCounts(), p).total_energy_pj == 0
+    assert subarray_area_um2(p, 256, 256) == pytest.approx(
+        256 * 256 * 60 * 0.045**2 + 256 * 20 + 256 * 2
+    )
+
+
+# ---- one test per class of error in a parameter file ----
+
+
+def _write(tmp_path: Path, mutate) -> Path:
+    raw = yaml.safe_load((PRESETS_DIR / "sot_mram_45nm.yaml").read_text())
+    mutate(raw)
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _error(tmp_path: Path, mutate) -> str:
+    path = _write(tmp_path, mutate)
+    with pytest.raises(PimsimError) as info:
+        load_device_params(path)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(str(path) + ": ")
+    return message.removeprefix(str(path) + ": ")
+
+
+def test_error_missing_key(tmp_path):
+    msg = _error(tmp_path, lambda r: r["mtj"].pop("resistance_p_ohm"))
+    assert msg == "mtj.resistance_p_ohm: missing"
+
+
+def test_error_missing_group(tmp_path):
+    assert _error(tmp_path, lambda r: r.pop("mtj")).startswith("mtj: missing")
+
+
+def test_error_wrong_type(tmp_path):
+    def mutate(r):
+        r["mtj"]["read_voltage_v"]["value"] = "0.1 V"
+
+    assert _error(tmp_path, mutate) == "mtj.read_voltage_v: must be a number, got '0.1 V'"
+
+
+def test_error_wrong_type_int(tmp_path):
+    def mutate(r):
+        r["array"]["rows"]["value"] = 256.5
+
+    assert _error(tmp_path, mutate) == "array.rows: must be an integer, got 256.5"
+
+
+def test_error_negative(tmp_path):
+    def mutate(r):
+        r["mtj"]["read_voltage_v"]["value"] = -0.1
+
+    assert _error(tmp_path, mutate) == "mtj.read_voltage_v: must be > 0, got -0.1"
+
+
+def test_error_zero(tmp_path):
+    def mutate(r):
+        r["cell"]["write_pulse_ns"]["value"] = 0
+
+    assert _error(tmp_path, mutate) == "cell.write_pulse_ns: must be > 0, got 0"
+
+
+def test_error_fraction_above_one(tmp_path):
+    def mutate(r):
+        r["circuit"]["sense_amp_min_margin_frac"]["value"] = 10
+
+    assert "circuit.sense_amp_min_margin_frac: must be < 1" in _error(tmp_path, mutate)
+
+
+def test_error_unknown_key(tmp_path):
+    def mutate(r):
+        r["mtj"]["tmr_ration"] = r["mtj"].pop("tmr_ratio")
+
+    assert _error(tmp_path, mutate).startswith("mtj.tmr_ration: unknown key (a typo?)")
+
+
+def test_error_unknown_top_level_key(tmp_path):
+    assert _error(tmp_path, lambda r: r.update(cel={})) == "cel: unknown key (a typo?)"
+
+
+def test_error_no_source(tmp_path):
+    def mutate(r):
+        r["cell"]["area_f2"].pop("assumption")
+
+    assert "cell.area_f2: needs exactly one" in _error(tmp_path, mutate)
+
+
+def test_error_bare_value(tmp_path):
+    def mutate(r):
+        r["cell"]["area_f2"] = 60
+
+    assert _error(tmp_path, mutate).startswith("cell.area_f2: must be a mapping")
+
+
+def test_error_bad_technology(tmp_path):
+    assert "technology: must be one of" in _error(tmp_path, lambda r: r.update(technology="pcm"))
+
+
+def test_error_low_margin_file(tmp_path):
+    def mutate(r):
+        r["mtj"]["tmr_ratio"]["value"] = 0.05
+
+    assert _error(tmp_path, mutate).startswith("mtj.tmr_ratio: read sense margin 0.048 is below")
+
+
+def test_error_sram_needs_energies(tmp_path):
+    raw = yaml.safe_load((PRESETS_DIR / "sram_45nm.yaml").read_text())
+    raw["cell"].pop("read_energy_pj")
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(PimsimError, match=r"s\.yaml: cell\.read_energy_pj: missing"):
+        load_device_params(path)
+
+
+def test_error_unreadable_and_bad_yaml(tmp_path):
+    with pytest.raises(PimsimError, match="cannot read"):
+        load_device_params(tmp_path / "none.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cell: [1, 2\n")
+    with pytest.raises(PimsimError, match="not valid YAML"):
+        load_device_params(bad)
+    with pytest.raises(PimsimError, match="no such device preset 'nope'"):
+        load_device_params("nope")
