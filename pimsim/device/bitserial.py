@@ -1,0 +1,406 @@
+"""Bit-serial convolution and linear layers: AND + bit-count + shift (DoReFa-Net decomposition).
+
+For M-bit activations x and N-bit weights w with bit-planes c_m(x), c_n(w) (Zhou et al. 2016,
+DoReFa-Net, eq. for bitwise dot products):
+
+    x . w = sum_m sum_n s_m s_n 2^(m+n) * bitcount(AND(c_m(x), c_n(w)))
+
+Signed values use two's complement: the top plane of a signed b-bit value has weight
+``-2^(b-1)`` (s = -1), every other plane ``+2^i``; unsigned planes are all positive. A b-bit
+signed value lies in [-2^(b-1), 2^(b-1) - 1], unsigned in [0, 2^b - 1]; zero padding is all-zero
+planes. The shift-add subtracts when s_m s_n = -1.
+
+Two implementations with the same events (see :mod:`layer_events` for the mapping):
+
+- :func:`bitserial_conv2d` / :func:`bitserial_linear`: the fast numba kernel. It fuses the
+  sub-array operations: activation bit-planes packed into uint64 words along the reduction axis,
+  AND + popcount with the innermost loop over output pixels (vectorized popcount), two threads.
+  It counts its events per loop iteration (senses, bit-counts and shift-adds per output pixel
+  and (co, n, m); row writes per pixel, bit-plane and chunk while packing).
+- :func:`reference_conv2d` / :func:`reference_linear`: every operation executed one at a time on
+  :class:`SubArray` objects; slow, for tests on small layers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from pimsim.device.bitops import WORD_BITS, popcount
+from pimsim.device.events import EventCounts
+from pimsim.device.layer_events import (
+    DEFAULT_COLS,
+    DEFAULT_ROWS,
+    Tiling,
+    conv_output_size,
+)
+from pimsim.device.margins import check_margin
+from pimsim.device.params import DeviceParams
+from pimsim.device.subarray import SubArray
+from pimsim.errors import PimsimError
+
+MAX_BITS = 16
+# Pixels per block of the fast kernel: activation planes of a block stay in the 2 MB L2.
+_BLOCK_BYTES = 1 << 20
+
+
+def plane_weights(bits: int, signed: bool) -> np.ndarray:
+    """Weight of each bit-plane: 2^i, and -2^(bits-1) for the top plane of a signed value."""
+    w = np.array([1 << i for i in range(bits)], dtype=np.int64)
+    if signed:
+        w[-1] = -w[-1]
+    return w
+
+
+def value_range(bits: int, signed: bool) -> tuple[int, int]:
+    """Representable [lo, hi] of a ``bits``-bit value."""
+    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+
+def _check_operand(name: str, a: np.ndarray, bits: int, signed: bool, ndim: int) -> np.ndarray:
+    if not 1 <= bits <= MAX_BITS:
+        raise PimsimError(f"bitserial: {name}_bits: must be in 1..{MAX_BITS}, got {bits}")
+    a = np.asarray(a)
+    if a.ndim != ndim:
+        raise PimsimError(f"bitserial: {name}: expected {ndim} dimensions, got shape {a.shape}")
+    if a.dtype.kind not in "iu":
+        raise PimsimError(f"bitserial: {name}: must be an integer array, got {a.dtype}")
+    lo, hi = value_range(bits, signed)
+    if a.size and (a.min() < lo or a.max() > hi):
+        kind = "signed" if signed else "unsigned"
+        raise PimsimError(
+            f"bitserial: {name}: values must lie in [{lo}, {hi}] for {bits}-bit {kind}, "
+            f"got [{a.min()}, {a.max()}]"
+        )
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _pad(x: np.ndarray, padding: int) -> np.ndarray:
+    return np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+
+
+def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int) -> np.ndarray:
+    """(N, C, H, W) -> (C*kh*kw, N*OH*OW), rows ordered (ci, kh, kw), columns (n, oh, ow)."""
+    xp = _pad(np.asarray(x, dtype=np.int64), padding)
+    n, c, h, w = xp.shape
+    oh, ow = (h - kh) // stride + 1, (w - kw) // stride + 1
+    s = xp.strides
+    view = np.lib.stride_tricks.as_strided(
+        xp, (c, kh, kw, n, oh, ow), (s[1], s[2], s[3], s[0], s[2] * stride, s[3] * stride)
+    )
+    return view.reshape(c * kh * kw, n * oh * ow)
+
+
+def conv2d_int64(x: np.ndarray, w: np.ndarray, stride: int = 1, padding: int = 0) -> np.ndarray:
+    """Exact integer convolution by an int64 im2col GEMM in numpy: (N, C_out, OH, OW)."""
+    n, _, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    oh, ow = conv_output_size(h, kh, stride, padding), conv_output_size(wd, kw, stride, padding)
+    cols = im2col(x, kh, kw, stride, padding)
+    out = np.asarray(w, dtype=np.int64).reshape(c_out, -1) @ cols
+    return out.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3)
+
+
+@njit(parallel=True, cache=True)
+def _pack_activations(xpad, kh, kw, stride, oh, ow, bits, chunk_cols):
+    """Activation bit-planes (bits, words, P) packed along r; counts row writes per tile."""
+    nb, c, _, _ = xpad.shape
+    r_total = c * kh * kw
+    p_total = nb * oh * ow
+    out = np.zeros((bits, (r_total + WORD_BITS - 1) // WORD_BITS, p_total), np.uint64)
+    writes = np.zeros(bits, np.int64)
+    for m in prange(bits):
+        for ci in range(c):
+            for i in range(kh):
+                for j in range(kw):
+                    r = (ci * kh + i) * kw + j
+                    word = r // WORD_BITS
+                    shift = np.uint64(r % WORD_BITS)
+                    for b in range(nb):
+                        for y in range(oh):
+                            base = (b * oh + y) * ow
+                            row = y * stride + i
+                            for x in range(ow):
+                                v = np.uint64((xpad[b, ci, row, x * stride + j] >> m) & 1)
+                                out[m, word, base + x] |= v << shift
+        # One row write per pixel and column chunk for this activation plane.
+        writes[m] = p_total * ((r_total + chunk_cols - 1) // chunk_cols)
+    return out, writes.sum()
+
+
+@njit(cache=True)
+def _pack_weights(w2d, bits):
+    """Weight bit-planes (bits, C_out, words) packed along r."""
+    c_out, r_total = w2d.shape
+    out = np.zeros((bits, c_out, (r_total + WORD_BITS - 1) // WORD_BITS), np.uint64)
+    for n in range(bits):
+        for co in range(c_out):
+            for r in range(r_total):
+                v = np.uint64((w2d[co, r] >> n) & 1)
+                out[n, co, r // WORD_BITS] |= v << np.uint64(r % WORD_BITS)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _and_popcount_gemm(wp, xp, sw, sx, p0, p1, out):
+    """out[co, p0:p1] = sum_n sum_m sw[n] sx[m] sum_words popcount(wp[n,co,:] & xp[m,:,p]).
+
+    Returns the (co, n, m, pixel) iterations: one AND2 sense, bit-count and shift-add per chunk.
+    """
+    n_w, c_out, words = wp.shape
+    n_x = xp.shape[0]
+    length = p1 - p0
+    senses = np.zeros(c_out, np.int64)
+    for co in prange(c_out):
+        acc = np.zeros(length, np.int64)
+        tmp = np.empty(length, np.int64)
+        for n in range(n_w):
+            for m in range(n_x):
+                tmp[:] = 0
+                k = 0
+                while k + 4 <= words:
+                    w0, w1 = wp[n, co, k], wp[n, co, k + 1]
+                    w2, w3 = wp[n, co, k + 2], wp[n, co, k + 3]
+                    x0, x1, x2, x3 = xp[m, k], xp[m, k + 1], xp[m, k + 2], xp[m, k + 3]
+                    for p in range(length):
+                        q = p0 + p
+                        tmp[p] += (popcount(w0 & x0[q]) + popcount(w1 & x1[q])) + (
+                            popcount(w2 & x2[q]) + popcount(w3 & x3[q])
+                        )
+                    k += 4
+                while k < words:
+                    w0 = wp[n, co, k]
+                    x0 = xp[m, k]
+                    for p in range(length):
+                        tmp[p] += popcount(w0 & x0[p0 + p])
+                    k += 1
+                shift = n + m
+                if sw[n] * sx[m] < 0:
+                    for p in range(length):
+                        acc[p] -= tmp[p] << shift
+                else:
+                    for p in range(length):
+                        acc[p] += tmp[p] << shift
+                senses[co] += length
+        out[co, p0:p1] = acc
+    return senses.sum()
+
+
+def _fast_gemm(
+    w2d: np.ndarray,
+    xpad: np.ndarray,
+    geometry: tuple[int, int, int, int, int],
+    x_bits: int,
+    w_bits: int,
+    x_signed: bool,
+    w_signed: bool,
+    tiling: Tiling,
+) -> tuple[np.ndarray, EventCounts]:
+    kh, kw, stride, oh, ow = geometry
+    xp, plane_writes = _pack_activations(xpad, kh, kw, stride, oh, ow, x_bits, tiling.cols)
+    wp = _pack_weights(w2d, w_bits)
+    pixels = xp.shape[2]
+    out = np.empty((w2d.shape[0], pixels), np.int64)
+    block = max(WORD_BITS, _BLOCK_BYTES // (8 * x_bits * xp.shape[1]))
+    sw, sx = plane_weights(w_bits, w_signed), plane_weights(x_bits, x_signed)
+    iterations = 0
+    for p0 in range(0, pixels, block):
+        iterations += _and_popcount_gemm(wp, xp, sw, sx, p0, min(pixels, p0 + block), out)
+    senses = iterations * tiling.chunks
+    sense_bits = iterations * tiling.reduction
+    events = EventCounts(
+        row_writes=int(plane_writes) * tiling.channel_tiles,
+        row_write_bits=x_bits * pixels * tiling.reduction * tiling.channel_tiles,
+        and2_senses=senses,
+        and2_sense_bits=sense_bits,
+        bitcounts=senses,
+        bitcount_bits=sense_bits,
+        shift_adds=senses,
+    )
+    return out, events
+
+
+def _conv_setup(x, w, stride, padding, x_bits, w_bits, x_signed, w_signed, rows, cols, params):
+    x = _check_operand("x", x, x_bits, x_signed, 4)
+    w = _check_operand("w", w, w_bits, w_signed, 4)
+    if x.shape[1] != w.shape[1]:
+        raise PimsimError(f"bitserial: x has {x.shape[1]} channels, w expects {w.shape[1]}")
+    if stride < 1 or padding < 0:
+        raise PimsimError(
+            f"bitserial: stride must be >= 1 and padding >= 0, got {stride} and {padding}"
+        )
+    if params is not None:
+        check_margin(params, "and2")
+    n, c, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    oh, ow = conv_output_size(h, kh, stride, padding), conv_output_size(wd, kw, stride, padding)
+    if oh < 1 or ow < 1:
+        raise PimsimError(f"bitserial: kernel {kh}x{kw} larger than padded input {h}x{wd}")
+    tiling = Tiling(c_out, c * kh * kw, x_bits, w_bits, rows, cols)
+    return x, w, (n, c_out, oh, ow), (kh, kw, stride, oh, ow), tiling
+
+
+def bitserial_conv2d(
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: int = 1,
+    padding: int = 0,
+    x_bits: int = 8,
+    w_bits: int = 8,
+    x_signed: bool = False,
+    w_signed: bool = True,
+    rows: int = DEFAULT_ROWS,
+    cols: int = DEFAULT_COLS,
+    params: DeviceParams | None = None,
+) -> tuple[np.ndarray, EventCounts]:
+    """Exact bit-serial conv2d of integer x (N, C, H, W) and w (C_out, C, K_h, K_w).
+
+    Returns the int64 output (N, C_out, OH, OW) and the events of one inference on
+    ``rows x cols`` sub-arrays. With ``params``, refuses if its AND2 sense margin is too small.
+    """
+    x, w, shape, geometry, tiling = _conv_setup(
+        x, w, stride, padding, x_bits, w_bits, x_signed, w_signed, rows, cols, params
+    )
+    out, events = _fast_gemm(
+        w.reshape(w.shape[0], -1), _pad(x, padding), geometry,
+        x_bits, w_bits, x_signed, w_signed, tiling,
+    )
+    n, c_out, oh, ow = shape
+    return out.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3), events
+
+
+def bitserial_linear(
+    x: np.ndarray,
+    w: np.ndarray,
+    x_bits: int = 8,
+    w_bits: int = 8,
+    x_signed: bool = False,
+    w_signed: bool = True,
+    rows: int = DEFAULT_ROWS,
+    cols: int = DEFAULT_COLS,
+    params: DeviceParams | None = None,
+) -> tuple[np.ndarray, EventCounts]:
+    """Exact bit-serial ``x @ w.T`` for x (N, in) and w (out, in): (N, out) int64 and events."""
+    x, w = _linear_operands(x, w, x_bits, w_bits, x_signed, w_signed)
+    out, events = bitserial_conv2d(
+        x[:, :, None, None], w[:, :, None, None], 1, 0,
+        x_bits, w_bits, x_signed, w_signed, rows, cols, params,
+    )
+    return out[:, :, 0, 0], events
+
+
+def _linear_operands(x, w, x_bits, w_bits, x_signed, w_signed):
+    x = _check_operand("x", x, x_bits, x_signed, 2)
+    w = _check_operand("w", w, w_bits, w_signed, 2)
+    if x.shape[1] != w.shape[1]:
+        raise PimsimError(f"bitserial: x has {x.shape[1]} features, w expects {w.shape[1]}")
+    return x, w
+
+
+def _reference_gemm(
+    w2d: np.ndarray,
+    cols2d: np.ndarray,
+    x_bits: int,
+    w_bits: int,
+    x_signed: bool,
+    w_signed: bool,
+    tiling: Tiling,
+    params: DeviceParams,
+) -> tuple[np.ndarray, EventCounts, EventCounts]:
+    """Execute the mapping of :mod:`layer_events` one sub-array operation at a time."""
+    c_out, _ = w2d.shape
+    pixels = cols2d.shape[1]
+    sw, sx = plane_weights(w_bits, w_signed), plane_weights(x_bits, x_signed)
+    g = tiling.channels_per_subarray
+    out = np.zeros((c_out, pixels), dtype=object)  # Python ints: no overflow in the reference
+    events = EventCounts()
+    loads = EventCounts()
+    for chunk in range(tiling.chunks):
+        c0 = chunk * tiling.cols
+        width = tiling.chunk_width(chunk)
+        for tile in range(tiling.channel_tiles):
+            channels = range(tile * g, min(c_out, (tile + 1) * g))
+            sa = SubArray(params, tiling.rows, tiling.cols)
+            for k, co in enumerate(channels):
+                for n in range(w_bits):
+                    sa.write_row(k * w_bits + n, (w2d[co, c0 : c0 + width] >> n) & 1)
+            loads += sa.events
+            sa.reset_events()
+            x_row0 = g * w_bits
+            for p in range(pixels):
+                for m in range(x_bits):
+                    sa.write_row(x_row0 + m, (cols2d[c0 : c0 + width, p] >> m) & 1)
+                for k, co in enumerate(channels):
+                    acc = out[co, p]
+                    for n in range(w_bits):
+                        for m in range(x_bits):
+                            sa.sense("and2", (k * w_bits + n, x_row0 + m), 0, width)
+                            count = sa.bitcount(0, width)
+                            acc = sa.shift_add(acc, count, n + m, sw[n] * sx[m] < 0)
+                    out[co, p] = acc
+            events += sa.events
+    return out.astype(np.int64), events, loads
+
+
+def reference_conv2d(
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: int = 1,
+    padding: int = 0,
+    x_bits: int = 8,
+    w_bits: int = 8,
+    x_signed: bool = False,
+    w_signed: bool = True,
+    rows: int = DEFAULT_ROWS,
+    cols: int = DEFAULT_COLS,
+    params: DeviceParams | None = None,
+) -> tuple[np.ndarray, EventCounts, EventCounts]:
+    """Step-by-step :class:`SubArray` execution of :func:`bitserial_conv2d` (small layers only).
+
+    Returns (output, events per inference, weight-load events).
+    """
+    from pimsim.device.params import load_device_params
+
+    params = load_device_params() if params is None else params
+    x, w, shape, geometry, tiling = _conv_setup(
+        x, w, stride, padding, x_bits, w_bits, x_signed, w_signed, rows, cols, params
+    )
+    kh, kw = geometry[:2]
+    out, events, loads = _reference_gemm(
+        w.reshape(w.shape[0], -1), im2col(x, kh, kw, stride, padding),
+        x_bits, w_bits, x_signed, w_signed, tiling, params,
+    )
+    n, c_out, oh, ow = shape
+    return out.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3), events, loads
+
+
+def reference_linear(
+    x: np.ndarray,
+    w: np.ndarray,
+    x_bits: int = 8,
+    w_bits: int = 8,
+    x_signed: bool = False,
+    w_signed: bool = True,
+    rows: int = DEFAULT_ROWS,
+    cols: int = DEFAULT_COLS,
+    params: DeviceParams | None = None,
+) -> tuple[np.ndarray, EventCounts, EventCounts]:
+    """Step-by-step :class:`SubArray` execution of :func:`bitserial_linear`."""
+    x, w = _linear_operands(x, w, x_bits, w_bits, x_signed, w_signed)
+    out, events, loads = reference_conv2d(
+        x[:, :, None, None], w[:, :, None, None], 1, 0,
+        x_bits, w_bits, x_signed, w_signed, rows, cols, params,
+    )
+    return out[:, :, 0, 0], events, loads
+
+
+__all__ = [
+    "bitserial_conv2d",
+    "bitserial_linear",
+    "conv2d_int64",
+    "im2col",
+    "plane_weights",
+    "reference_conv2d",
+    "reference_linear",
+    "value_range",
+]
