@@ -119,10 +119,11 @@ def _pack_activations(xpad, kh, kw, stride, oh, ow, bits, chunk_cols):
                     for b in range(nb):
                         for y in range(oh):
                             base = (b * oh + y) * ow
-                            row = y * stride + i
+                            last = j + stride * (ow - 1) + 1
+                            src = xpad[b, ci, y * stride + i, j:last:stride]
+                            dst = out[m, word, base : base + ow]
                             for x in range(ow):
-                                v = np.uint64((xpad[b, ci, row, x * stride + j] >> m) & 1)
-                                out[m, word, base + x] |= v << shift
+                                dst[x] |= np.uint64((src[x] >> m) & 1) << shift
         # One row write per pixel and column chunk for this activation plane.
         writes[m] = p_total * ((r_total + chunk_cols - 1) // chunk_cols)
     return out, writes.sum()
@@ -161,18 +162,18 @@ def _and_popcount_gemm(wp, xp, sw, sx, p0, p1, out):
                 while k + 4 <= words:
                     w0, w1 = wp[n, co, k], wp[n, co, k + 1]
                     w2, w3 = wp[n, co, k + 2], wp[n, co, k + 3]
-                    x0, x1, x2, x3 = xp[m, k], xp[m, k + 1], xp[m, k + 2], xp[m, k + 3]
+                    x0, x1 = xp[m, k, p0:p1], xp[m, k + 1, p0:p1]
+                    x2, x3 = xp[m, k + 2, p0:p1], xp[m, k + 3, p0:p1]
                     for p in range(length):
-                        q = p0 + p
-                        tmp[p] += (popcount(w0 & x0[q]) + popcount(w1 & x1[q])) + (
-                            popcount(w2 & x2[q]) + popcount(w3 & x3[q])
+                        tmp[p] += (popcount(w0 & x0[p]) + popcount(w1 & x1[p])) + (
+                            popcount(w2 & x2[p]) + popcount(w3 & x3[p])
                         )
                     k += 4
                 while k < words:
                     w0 = wp[n, co, k]
-                    x0 = xp[m, k]
+                    x0 = xp[m, k, p0:p1]
                     for p in range(length):
-                        tmp[p] += popcount(w0 & x0[p0 + p])
+                        tmp[p] += popcount(w0 & x0[p])
                     k += 1
                 shift = n + m
                 if sw[n] * sx[m] < 0:

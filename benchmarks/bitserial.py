@@ -1,0 +1,73 @@
+"""Bit-serial kernel speed: 3x3 conv, 64 -> 64 channels, 32x32, batch 1, padding 1.
+
+Times, in one run on the same inputs: torch float32 conv2d, a numpy int64 im2col GEMM, and the
+exact bit-serial kernel at 8 and 16 bits (each including its bit-plane packing), all on 2
+threads. Prints best and median of the repeats and the ratios. Run: python benchmarks/bitserial.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numba
+import numpy as np
+import torch
+
+from pimsim.device.bitserial import bitserial_conv2d, conv2d_int64
+
+
+def timed(fn: Callable[[], object], repeats: int, warmup: int = 3) -> tuple[float, float]:
+    """Best and median wall time in ms after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return min(times), statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    numba.set_num_threads(args.threads)
+
+    rng = np.random.default_rng(0)
+    shape_x, shape_w = (1, 64, 32, 32), (64, 64, 3, 3)
+    xf, wf = torch.randn(shape_x), torch.randn(shape_w)
+    x8, w8 = rng.integers(0, 256, shape_x), rng.integers(-128, 128, shape_w)
+    x16, w16 = rng.integers(0, 1 << 16, shape_x), rng.integers(-(1 << 15), 1 << 15, shape_w)
+    reference = conv2d_int64(x8, w8, 1, 1)
+    assert np.array_equal(bitserial_conv2d(x8, w8, 1, 1, 8, 8)[0], reference)
+    assert np.array_equal(bitserial_conv2d(x16, w16, 1, 1, 16, 16)[0], conv2d_int64(x16, w16, 1, 1))
+
+    rows = {
+        "torch float32 conv2d": timed(
+            lambda: torch.nn.functional.conv2d(xf, wf, padding=1), args.repeats
+        ),
+        "numpy int64 im2col GEMM": timed(lambda: conv2d_int64(x8, w8, 1, 1), args.repeats),
+        "bit-serial 8x8 bits": timed(lambda: bitserial_conv2d(x8, w8, 1, 1, 8, 8), args.repeats),
+        "bit-serial 16x16 bits": timed(
+            lambda: bitserial_conv2d(x16, w16, 1, 1, 16, 16), args.repeats
+        ),
+    }
+    torch_best = rows["torch float32 conv2d"][0]
+    numpy_best = rows["numpy int64 im2col GEMM"][0]
+    print(f"3x3 conv 64->64 on 32x32, batch 1, {args.threads} threads, {args.repeats} repeats")
+    print(f"{'kernel':<26}{'best ms':>9}{'median ms':>11}{'/ torch':>9}{'/ numpy':>9}")
+    for name, (best, median) in rows.items():
+        print(f"{name:<26}{best:>9.3f}{median:>11.3f}{best / torch_best:>9.2f}"
+              f"{best / numpy_best:>9.2f}")
+    ratio = rows["bit-serial 16x16 bits"][0] / rows["bit-serial 8x8 bits"][0]
+    print(f"16-bit / 8-bit time: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
