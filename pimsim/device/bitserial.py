@@ -103,39 +103,41 @@ def conv2d_int64(x: np.ndarray, w: np.ndarray, stride: int = 1, padding: int = 0
 
 @njit(parallel=True, cache=True)
 def _pack_activations(xpad, kh, kw, stride, oh, ow, bits, chunk_cols):
-    """Activation bit-planes (bits, words, P) packed along r; counts row writes per tile."""
+    """Activation bit-planes (bits, words, P) packed along r; counts row writes per tile.
+
+    Each thread owns whole words: for every r of its words it gathers the im2col row of r once
+    into a contiguous buffer, then ORs bit m of it into plane m (long, vectorized loops).
+    """
     nb, c, _, _ = xpad.shape
     r_total = c * kh * kw
     p_total = nb * oh * ow
-    out = np.zeros((bits, (r_total + WORD_BITS - 1) // WORD_BITS, p_total), np.uint64)
-    writes = np.zeros(bits, np.int64)
-    for m in prange(bits):
-        for ci in range(c):
-            for i in range(kh):
-                for j in range(kw):
-                    r = (ci * kh + i) * kw + j
-                    word = r // WORD_BITS
-                    shift = np.uint64(r % WORD_BITS)
-                    for b in range(nb):
-                        for y in range(oh):
-                            base = (b * oh + y) * ow
-                            last = j + stride * (ow - 1) + 1
-                            src = xpad[b, ci, y * stride + i, j:last:stride]
-                            dst = out[m, word, base : base + ow]
-                            for x in range(ow):
-                                dst[x] |= np.uint64((src[x] >> m) & 1) << shift
-        # One row write per pixel and column chunk for this activation plane.
-        writes[m] = p_total * ((r_total + chunk_cols - 1) // chunk_cols)
-    return out, writes.sum()
+    words = (r_total + WORD_BITS - 1) // WORD_BITS
+    out = np.zeros((bits, words, p_total), np.uint64)
+    for word in prange(words):
+        row = np.empty(p_total, np.int64)
+        for r in range(word * WORD_BITS, min(r_total, (word + 1) * WORD_BITS)):
+            ci, i, j = r // (kh * kw), (r // kw) % kh, r % kw
+            for b in range(nb):
+                for y in range(oh):
+                    base = (b * oh + y) * ow
+                    last = j + stride * (ow - 1) + 1
+                    row[base : base + ow] = xpad[b, ci, y * stride + i, j:last:stride]
+            shift = np.uint64(r % WORD_BITS)
+            for m in range(bits):
+                dst = out[m, word]
+                for p in range(p_total):
+                    dst[p] |= np.uint64((row[p] >> m) & 1) << shift
+    # One row write per pixel, activation plane and column chunk.
+    return out, bits * p_total * ((r_total + chunk_cols - 1) // chunk_cols)
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def _pack_weights(w2d, bits):
     """Weight bit-planes (bits, C_out, words) packed along r."""
     c_out, r_total = w2d.shape
     out = np.zeros((bits, c_out, (r_total + WORD_BITS - 1) // WORD_BITS), np.uint64)
-    for n in range(bits):
-        for co in range(c_out):
+    for co in prange(c_out):
+        for n in range(bits):
             for r in range(r_total):
                 v = np.uint64((w2d[co, r] >> n) & 1)
                 out[n, co, r // WORD_BITS] |= v << np.uint64(r % WORD_BITS)
