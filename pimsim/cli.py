@@ -14,12 +14,6 @@ from pimsim import __version__
 from pimsim.errors import PimsimError
 
 
-def _widths(text: str) -> list[float]:
-    from pimsim.network import parse_widths
-
-    return [s.ratio for s in parse_widths(text)]
-
-
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -30,28 +24,72 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _floats(flag: str):
+    def parse(text: str) -> list[float]:
+        try:
+            return [float(v) for v in text.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of numbers") from None
+    parse.__name__ = flag
+    return parse
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of integers") from None
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
     from pimsim.network import ARCHS
+    from pimsim.train import METHOD_NAMES
 
-    p = sub.add_parser("train", help="train a dynamic network's sub-nets jointly",
-                       description="Train uniform-width sub-nets jointly (all widths every step, "
-                       "inplace distillation from the largest). Writes DIR/model.pt and "
-                       "DIR/train_log.csv.")
+    p = sub.add_parser(
+        "train", help="train a dynamic network's sub-nets",
+        description="Train sub-nets with one of five methods. individual: each sub-net alone "
+        "(the baseline); uniform: uniform widths jointly (CA-DNN; sandwich rule, inplace "
+        "distillation); multi-path: background model, one sparsity retrain per budget to fix "
+        "its channel counts, then the nested family jointly; single-path: sub-nets fixed at "
+        "chosen epochs of one training round; ast: sparse sub-nets trained in turn with "
+        "gradient correction. Writes DIR/results.csv, model.pt, subnets.yaml, cost.json, "
+        "train_log.csv; DIR/state.pt after every epoch (see --resume).")
+    p.add_argument("--method", default="uniform", choices=METHOD_NAMES, metavar="METHOD",
+                   help=f"{', '.join(METHOD_NAMES)} (default uniform)")
     p.add_argument("--model", default="resnet20", choices=ARCHS, metavar="NAME",
                    help=f"network family: {', '.join(ARCHS)} (default resnet20)")
     p.add_argument("--dataset", default="digits", help="digits (default), cifar10 or synthetic")
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
-    p.add_argument("--widths", default="0.25,0.5,0.75,1.0",
-                   help="uniform width ratios, comma-separated (default 0.25,0.5,0.75,1.0)")
+    targets = p.add_mutually_exclusive_group()
+    targets.add_argument("--budgets", type=_floats("--budgets"),
+                         help="targets as fractions of the full model's MACs, e.g. "
+                         "0.25,0.5,0.75,1.0 (ast: weight densities)")
+    targets.add_argument("--widths", type=_floats("--widths"),
+                         help="uniform width ratios (uniform, individual)")
+    targets.add_argument("--specs", dest="specs_file",
+                         help="YAML/JSON file of explicit sub-net specs")
     p.add_argument("--epochs", type=_positive_int, default=15)
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--kd-weight", type=float, default=1.0,
                    help="weight of the distillation loss for the smaller sub-nets (0..1)")
     p.add_argument("--kd-temperature", type=float, default=1.0)
+    p.add_argument("--subnets-per-step", type=_positive_int,
+                   help="sandwich rule: sub-nets trained per step (largest, smallest, rest "
+                   "random; default 4, single-path 2: the largest and one at random)")
+    p.add_argument("--sparse-epochs", type=_positive_int,
+                   help="multi-path: epochs of each sparsity retrain (default epochs/3)")
+    p.add_argument("--sparsity-weight", type=float, default=1e-4,
+                   help="multi-path: L1 weight on BatchNorm scales")
+    p.add_argument("--fix-epochs", type=_ints,
+                   help="single-path: 0-based epochs at which each sub-net is fixed")
+    p.add_argument("--mask-update-until", type=float, default=0.5,
+                   help="ast: fraction of epochs during which masks follow magnitudes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train)
 
@@ -59,13 +97,27 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _cmd_train(args: argparse.Namespace) -> None:
     from pimsim.train import TrainConfig, run_training
 
-    cfg = TrainConfig(arch=args.model, dataset=args.dataset, data_dir=args.data_dir,
-                      widths=_widths(args.widths), epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, kd_weight=args.kd_weight,
-                      kd_temperature=args.kd_temperature, seed=args.seed,
+    cfg = TrainConfig(method=args.method, arch=args.model, dataset=args.dataset,
+                      data_dir=args.data_dir, budgets=args.budgets, widths=args.widths,
+                      specs_file=args.specs_file, epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                      kd_weight=args.kd_weight, kd_temperature=args.kd_temperature,
+                      subnets_per_step=args.subnets_per_step, sparse_epochs=args.sparse_epochs,
+                      sparsity_weight=args.sparsity_weight, fix_epochs=args.fix_epochs,
+                      mask_update_until=args.mask_update_until, seed=args.seed,
                       device=_device(args.device))
-    run_training(cfg, args.out, quiet=args.quiet)
-    print(f"wrote {Path(args.out) / 'model.pt'} and {Path(args.out) / 'train_log.csv'}")
+    run_training(cfg, args.out, resume=args.resume, quiet=args.quiet)
+    _print_results(Path(args.out))
+
+
+def _print_results(out: Path) -> None:
+    import pandas as pd
+
+    from pimsim.train.run import RESULTS_FILE
+
+    table = pd.read_csv(out / RESULTS_FILE)
+    _print_table(table[["subnet", "macs", "params", "weight_density", "top1"]])
+    print(f"results in {out}/")
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
@@ -75,6 +127,10 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     p.add_argument("--limit", type=_positive_int, help="evaluate the first N test images only")
+    p.add_argument("--specs", help="YAML/JSON file of extra sub-net specs to evaluate after "
+                   "BatchNorm re-calibration")
+    p.add_argument("--recalibrate-batches", type=_positive_int, default=50,
+                   help="training batches for BatchNorm re-calibration (default 50)")
     p.add_argument("--out", help="CSV file to write (default: print only)")
     p.set_defaults(func=_cmd_eval)
 
@@ -82,10 +138,16 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 def _cmd_eval(args: argparse.Namespace) -> None:
     from pimsim.data import load_dataset
     from pimsim.io import write_atomic
-    from pimsim.train import evaluate_subnets, load_checkpoint
+    from pimsim.network import load_specs
+    from pimsim.train import evaluate_subnets, load_checkpoint, recalibrate_bn
 
     model, meta = load_checkpoint(args.checkpoint)
     data = load_dataset(meta.get("dataset", "digits"), args.data_dir)
+    for spec in load_specs(args.specs) if args.specs else []:
+        if spec.name in {s.name for s in model.subnets}:
+            raise PimsimError(f"{args.specs}: sub-net {spec.name!r} is in the checkpoint "
+                              "already; give new specs another name")
+        recalibrate_bn(model, spec, data, batches=args.recalibrate_batches)
     table = evaluate_subnets(model, data, limit=args.limit)
     if args.out:
         write_atomic(args.out, lambda p: table.to_csv(p, index=False))
@@ -143,16 +205,12 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
-    from pimsim.data import load_digits
-    from pimsim.io import write_atomic
-    from pimsim.train import TrainConfig, evaluate_subnets, run_training
+    from pimsim.train import TrainConfig, run_training
 
     out = Path(args.out)
-    model = run_training(TrainConfig(epochs=args.epochs), out, quiet=args.quiet)
-    table = evaluate_subnets(model, load_digits())
-    write_atomic(out / "eval.csv", lambda p: table.to_csv(p, index=False))
-    print(f"dynamic resnet20 on digits ({args.epochs} epochs); results in {out}/")
-    _print_table(table)
+    run_training(TrainConfig(epochs=args.epochs), out, resume=True, quiet=args.quiet)
+    print(f"dynamic resnet20 on digits, uniform widths, {args.epochs} epochs")
+    _print_results(out)
 
 
 def _device(name: str) -> str:
@@ -165,12 +223,20 @@ def _device(name: str) -> str:
     return name
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``pimsim train: error: ...``), exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pimsim",
         description="Dynamic neural networks on SOT-MRAM processing-in-memory hardware.")
     parser.add_argument("--version", action="version", version=f"pimsim {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
     for add in (_add_demo, _add_train, _add_eval, _add_count):
         add(sub)
     return parser

@@ -51,7 +51,7 @@ def test_training_is_deterministic(trained, tmp_path):
     (["train", "--dataset", "mnist", "--out", "OUT"], "--dataset: unknown data set 'mnist'"),
     (["train", "--dataset", "cifar10", "--data-dir", "MISSING", "--out", "OUT"],
      "CIFAR-10 directory not found"),
-    (["train", "--widths", "0.5,1.5", "--out", "OUT"], "ratio: must lie in (0, 1]"),
+    (["train", "--widths", "0.5,1.5", "--out", "OUT"], "--widths: 1.5 is outside (0, 1]"),
     (["train", "--device", "tpu", "--out", "OUT"], "--device: unknown device 'tpu'"),
     (["eval", "--checkpoint", "MISSING"], "checkpoint not found"),
     (["eval", "--checkpoint", "GARBAGE"], "not a torch checkpoint"),

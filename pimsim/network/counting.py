@@ -84,3 +84,54 @@ def subnet_totals(model: DynamicNet, input_hw: tuple[int, int]) -> pd.DataFrame:
                      "params": int(table["params"].sum()),
                      "peak_act": int(table[["act_in", "act_out"]].max().max())})
     return pd.DataFrame(rows)
+
+
+class MacModel:
+    """MACs of any channel-count vector of a model, in closed form (no forward pass).
+
+    One forward pass of the full model records, per convolution/linear layer, its input and
+    output channel groups, kernel size and output resolution; then
+    ``macs(counts) = sum_layers H_out * W_out * c_out(counts) * c_in(counts) * K_h * K_w``,
+    the same convention as :func:`layer_table` (so it equals ``subnet_totals``).
+    """
+
+    def __init__(self, model: DynamicNet, input_hw: tuple[int, int]) -> None:
+        from pimsim.network.ops import Fixed, SlimConv2d, SlimLinear
+
+        self.terms: list[tuple[int | None, int, int | None, int, int]] = []
+        spatial: dict[str, int] = {}
+
+        def hook(name: str):
+            def record(module, inputs, output) -> None:
+                spatial[name] = output.shape[2] * output.shape[3] if output.dim() == 4 else 1
+            return record
+
+        layers = [(n, m) for n, m in model.body.named_modules()
+                  if isinstance(m, SlimConv2d | SlimLinear)]
+        handles = [m.register_forward_hook(hook(n)) for n, m in layers]
+        active, training = model._state.active, model.training
+        try:
+            model.eval()
+            with torch.no_grad():
+                model(torch.zeros(1, model.in_channels, *input_hw,
+                                  device=next(model.parameters()).device))
+        finally:
+            model._state.active = active
+            model.train(training)
+            for h in handles:
+                h.remove()
+        for name, m in layers:
+            kernel = m.kernel_size[0] * m.kernel_size[1] if isinstance(m, SlimConv2d) else 1
+            gin = None if isinstance(m.in_group, Fixed) else m.in_group
+            gout = None if isinstance(m.out_group, Fixed) else m.out_group
+            fin = m.in_group.channels if gin is None else 0
+            fout = m.out_group.channels if gout is None else 0
+            self.terms.append((gin, fin, gout, fout, spatial[name] * kernel))
+
+    def macs(self, counts: tuple[int, ...] | list[int]) -> int:
+        total = 0
+        for gin, fin, gout, fout, factor in self.terms:
+            cin = fin if gin is None else counts[gin]
+            cout = fout if gout is None else counts[gout]
+            total += cin * cout * factor
+        return total

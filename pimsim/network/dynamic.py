@@ -83,6 +83,26 @@ class DynamicNet(nn.Module):
         """Activate a registered sub-net: one integer write, no weight is allocated or copied."""
         self._state.active = self.index_of(subnet)
 
+    def masked_layers(self) -> dict[str, SlimConv2d | SlimLinear]:
+        """The layers that can carry a weight mask, by module name."""
+        return {n: m for n, m in self.body.named_modules()
+                if isinstance(m, SlimConv2d | SlimLinear)}
+
+    def set_weight_masks(self, subnet: SubnetSpec | str, masks: dict[str, Tensor]) -> None:
+        """Make a registered sub-net sparse: ``masks[layer]`` (0/1, the layer's full weight
+        shape) multiplies that layer's weight whenever the sub-net is active."""
+        idx, layers = self.index_of(subnet), self.masked_layers()
+        for name, mask in masks.items():
+            if name not in layers or mask.shape != layers[name].weight.shape:
+                raise PimsimError(f"sub-net {self._specs[idx].name!r}: mask for {name!r} does "
+                                  "not match a layer of this model")
+            layers[name].masks[idx] = mask.to(layers[name].weight.dtype)
+
+    def weight_masks(self, subnet: SubnetSpec | str) -> dict[str, Tensor]:
+        """The weight masks of a sub-net (empty for a dense one)."""
+        idx = self.index_of(subnet)
+        return {n: m.masks[idx] for n, m in self.masked_layers().items() if idx in m.masks}
+
     def export_subnet(self, subnet: SubnetSpec | str) -> nn.Module:
         """A standalone plain model (Conv2d/BatchNorm2d/Linear) with contiguous sliced weights
         and this sub-net's BatchNorm; it computes what this model computes in that sub-net."""
@@ -98,5 +118,7 @@ class DynamicNet(nn.Module):
                 elif isinstance(src, SlimConv2d | SlimLinear):
                     for pname, param in module.named_parameters(recurse=False):
                         full = getattr(src, pname)
+                        if pname == "weight" and idx in src.masks:
+                            full = full * src.masks[idx]
                         param.copy_(full[tuple(slice(0, n) for n in param.shape)])
         return static.train(self.training)

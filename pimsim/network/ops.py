@@ -38,12 +38,14 @@ class SubnetState:
 
 
 class _Sliceable:
-    """Mix-in: per registered sub-net, the (in, out) channel counts of one layer."""
+    """Mix-in: per registered sub-net, the (in, out) channel counts of one layer, and an
+    optional weight mask (sparse sub-nets): the active weight is ``W[:out, :in] * mask``."""
 
     in_group: Group
     out_group: Group
     state: SubnetState
     sizes: list[tuple[int, int]]
+    masks: dict[int, torch.Tensor]
 
     def _count(self, group: Group, counts: Sequence[int]) -> int:
         return group.channels if isinstance(group, Fixed) else counts[group]
@@ -51,10 +53,13 @@ class _Sliceable:
     def add_subnet(self, counts: Sequence[int]) -> None:
         self.sizes.append((self._count(self.in_group, counts), self._count(self.out_group, counts)))
 
-    def active_sizes(self) -> tuple[int, int]:
+    def active_weight(self) -> torch.Tensor:
         if self.state.active < 0:
             raise RuntimeError("no active sub-net: call set_subnet() first")
-        return self.sizes[self.state.active]
+        cin, cout = self.sizes[self.state.active]
+        weight = self.weight[:cout, :cin]  # type: ignore[attr-defined]
+        mask = self.masks.get(self.state.active)
+        return weight if mask is None else weight * mask[:cout, :cin]
 
 
 class SlimConv2d(nn.Conv2d, _Sliceable):
@@ -64,10 +69,10 @@ class SlimConv2d(nn.Conv2d, _Sliceable):
                  kernel_size: int, stride: int, padding: int, state: SubnetState) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias=False)
         self.in_group, self.out_group, self.state, self.sizes = in_group, out_group, state, []
+        self.masks = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        cin, cout = self.active_sizes()
-        return F.conv2d(x, self.weight[:cout, :cin], None, self.stride, self.padding)
+        return F.conv2d(x, self.active_weight(), None, self.stride, self.padding)
 
 
 class SlimLinear(nn.Linear, _Sliceable):
@@ -77,10 +82,11 @@ class SlimLinear(nn.Linear, _Sliceable):
                  state: SubnetState) -> None:
         super().__init__(in_features, out_features)
         self.in_group, self.out_group, self.state, self.sizes = in_group, out_group, state, []
+        self.masks = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        cin, cout = self.active_sizes()
-        return F.linear(x, self.weight[:cout, :cin], self.bias[:cout])
+        weight = self.active_weight()
+        return F.linear(x, weight, self.bias[: weight.shape[0]])
 
 
 class SwitchableBatchNorm2d(nn.Module):

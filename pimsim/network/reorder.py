@@ -61,10 +61,11 @@ def permute_channels(model: DynamicNet, perms: list[Tensor]) -> None:
                         t.copy_(t[p])
                 continue
             assert isinstance(layer, SlimConv2d | SlimLinear)
-            if not isinstance(layer.out_group, Fixed):
-                layer.weight.copy_(layer.weight[perms[layer.out_group]])
-            if not isinstance(layer.in_group, Fixed):
-                layer.weight.copy_(layer.weight[:, perms[layer.in_group]])
+            for t in (layer.weight, *layer.masks.values()):
+                if not isinstance(layer.out_group, Fixed):
+                    t.copy_(t[perms[layer.out_group]])
+                if not isinstance(layer.in_group, Fixed):
+                    t.copy_(t[:, perms[layer.in_group]])
 
 
 def reorder_by_importance(model: DynamicNet, score: FilterScore = l1_filter_score) -> list[Tensor]:

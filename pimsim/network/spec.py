@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from pimsim.errors import PimsimError
+from pimsim.io import write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,9 @@ def save_specs(path: str | Path, specs: Iterable[SubnetSpec]) -> None:
     path = Path(path)
     data = {"subnets": [s.to_dict() for s in specs]}
     if path.suffix in (".yaml", ".yml"):
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        write_text_atomic(path, yaml.safe_dump(data, sort_keys=False))
     else:
-        path.write_text(json.dumps(data, indent=2))
+        write_text_atomic(path, json.dumps(data, indent=2))
 
 
 def load_specs(path: str | Path) -> list[SubnetSpec]:

@@ -1,8 +1,10 @@
-"""Training, checkpoints and evaluation of dynamic networks."""
+"""Training (five sub-net generation methods), checkpoints, BN re-calibration, evaluation."""
 
+from pimsim.train.bn_calibration import recalibrate_bn
 from pimsim.train.checkpoint import load_checkpoint, save_checkpoint
+from pimsim.train.config import METHOD_NAMES, TrainConfig
 from pimsim.train.evaluate import evaluate_subnets, top1
-from pimsim.train.joint import TrainConfig, run_training, train_joint
+from pimsim.train.run import run_training
 
-__all__ = ["TrainConfig", "evaluate_subnets", "load_checkpoint", "run_training",
-           "save_checkpoint", "top1", "train_joint"]
+__all__ = ["METHOD_NAMES", "TrainConfig", "evaluate_subnets", "load_checkpoint",
+           "recalibrate_bn", "run_training", "save_checkpoint", "top1"]

@@ -2,7 +2,8 @@
 
 Layout (``format: pimsim.checkpoint``, ``version: 1``): ``arch``, ``num_classes``,
 ``in_channels``, ``input_hw``, ``dataset``, ``subnets`` (spec dicts, registration order),
-``state_dict`` (the DynamicNet's, one BatchNorm per sub-net), and free-form ``meta``.
+``state_dict`` (the DynamicNet's, one BatchNorm per sub-net), ``masks`` (per sparse sub-net,
+per layer, a 0/1 weight mask) and free-form ``meta``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def save_checkpoint(path: str | Path, model: DynamicNet, input_hw: tuple[int, in
         "input_hw": list(input_hw), "dataset": dataset,
         "subnets": [s.to_dict() for s in model.subnets],
         "state_dict": model.state_dict(), "meta": meta or {},
+        "masks": {s.name: m for s in model.subnets if (m := model.weight_masks(s))},
     }
     write_atomic(path, lambda p: torch.save(data, p))
 
@@ -61,4 +63,12 @@ def load_checkpoint(path: str | Path) -> tuple[DynamicNet, dict[str, Any]]:
     if bad:
         raise PimsimError(f"{path}: state_dict: does not match {data['arch']} with these sub-nets "
                           f"({len(bad)} mismatched keys, e.g. {bad[0]!r})")
+    masks = data.get("masks", {})
+    if not isinstance(masks, dict):
+        raise PimsimError(f"{path}: masks: must be a mapping of sub-net to layer masks")
+    for name, layer_masks in masks.items():
+        try:
+            model.set_weight_masks(name, layer_masks)
+        except PimsimError as exc:
+            raise PimsimError(f"{path}: masks: {exc}") from None
     return model.eval(), data

@@ -1,0 +1,277 @@
+"""Sub-net generation methods: individual, uniform (CA-DNN), multi-path, single-path, ast.
+
+Each method trains through ``Run.phase`` and returns the trained models with the sub-nets to
+report: ``[(model, [specs...]), ...]`` (one model for the weight-sharing methods, one per
+sub-net for ``individual``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from pimsim.errors import PimsimError
+from pimsim.network import (
+    DynamicNet,
+    MacModel,
+    SubnetSpec,
+    channel_importance,
+    reorder_by_importance,
+)
+from pimsim.network.ops import SlimConv2d, SlimLinear, SwitchableBatchNorm2d
+from pimsim.train.ast import ASTPolicy
+from pimsim.train.bn_calibration import copy_bn_from
+from pimsim.train.budgets import budget_name, prune_to_budget
+from pimsim.train.engine import Policy, Run
+
+Target = float | SubnetSpec
+Trained = list[tuple[DynamicNet, list[SubnetSpec]]]
+
+
+class JointPolicy(Policy):
+    """Sandwich rule (Yu & Huang, ICCV 2019): each step trains the largest sub-net, the
+    smallest, and ``per_step - 2`` others drawn at random; all when ``per_step`` >= their
+    number; with ``per_step`` = 2, the largest and one other drawn at random. The largest
+    (by MACs) goes first and is the distillation teacher."""
+
+    def __init__(self, per_step: int, macs: MacModel) -> None:
+        self.per_step, self.macs = per_step, macs
+
+    def ordered(self, model: DynamicNet) -> list[SubnetSpec]:
+        return sorted(model.subnets, key=lambda s: -self.macs.macs(model.counts(s)))
+
+    def step_subnets(self, model: DynamicNet, step: int,
+                     gen: torch.Generator) -> list[SubnetSpec]:
+        order = self.ordered(model)
+        if len(order) <= self.per_step:
+            return order
+        if self.per_step == 1:
+            return order[:1]
+        if self.per_step == 2:
+            pick = int(torch.randint(1, len(order), (1,), generator=gen))
+            return [order[0], order[pick]]
+        middle = order[1:-1]
+        pick = torch.randperm(len(middle), generator=gen)[:self.per_step - 2].sort().values
+        return [order[0], *(middle[i] for i in pick.tolist()), order[-1]]
+
+
+class SparsityPolicy(JointPolicy):
+    """Full-model training plus an L1 penalty on BatchNorm scales, which drives unimportant
+    channels' scales to zero (network slimming, Liu et al. ICCV 2017)."""
+
+    def __init__(self, macs: MacModel, weight: float) -> None:
+        super().__init__(1, macs)
+        self.weight = weight
+
+    def regularizer(self, model: DynamicNet) -> torch.Tensor:
+        idx = model.index_of(model.active)
+        return self.weight * sum(m.bn[idx].weight.abs().sum() for m in model.body.modules()
+                                 if isinstance(m, SwitchableBatchNorm2d))
+
+
+def bn_scale_importance(model: DynamicNet, subnet: int = 0) -> list[torch.Tensor]:
+    """Per group: the sum of |gamma| of every BatchNorm on the group (network slimming)."""
+    imp = [torch.zeros(w) for w in model.group_widths]
+    for m in model.body.modules():
+        if isinstance(m, SwitchableBatchNorm2d) and isinstance(m.group, int):
+            gamma = m.bn[subnet].weight.detach().abs().cpu()
+            imp[m.group][: len(gamma)] += gamma
+    return imp
+
+
+def _fresh_model(cfg: dict[str, Any], data, specs: list[SubnetSpec]) -> DynamicNet:
+    torch.manual_seed(cfg["seed"])
+    return DynamicNet(cfg["arch"], data.num_classes, data.in_channels, specs)
+
+
+def _reset_active_slices(model: DynamicNet) -> None:
+    """Re-initialise the weights a lone sub-net uses as a model of its own size would be
+    (PyTorch's default Conv2d/Linear init, whose scale depends on the fan-in)."""
+    counts_in_out = {m: m.sizes[0] for m in model.body.modules()
+                     if isinstance(m, SlimConv2d | SlimLinear)}
+    with torch.no_grad():
+        for m, (cin, cout) in counts_in_out.items():
+            w = torch.empty_like(m.weight[:cout, :cin])
+            nn.init.kaiming_uniform_(w, a=math.sqrt(5))
+            m.weight[:cout, :cin] = w
+            if isinstance(m, SlimLinear):
+                bound = 1 / math.sqrt(cin)
+                m.bias[:cout] = torch.empty(cout).uniform_(-bound, bound)
+
+
+def resolve_targets(targets: list[Target], model: DynamicNet, macs: MacModel,
+                    uniform: bool) -> list[SubnetSpec]:
+    """Explicit specs pass through; budgets become uniform specs (``uniform``) or stay for
+    importance-based selection later (returned specs are the explicit ones only)."""
+    from pimsim.train.budgets import uniform_spec_for_budget
+
+    out = []
+    for t in targets:
+        if isinstance(t, SubnetSpec):
+            t.resolve(model.group_widths)
+            out.append(t)
+        elif uniform:
+            out.append(uniform_spec_for_budget(model.group_widths, macs, t, budget_name(t)))
+    return out
+
+
+def train_individual(run: Run, targets: list[Target]) -> Trained:
+    """Each sub-net architecture trained alone from scratch (the baseline)."""
+    cfg, data = run.config, run.data
+    probe = _fresh_model(cfg, data, [SubnetSpec.uniform(1.0)])
+    specs = resolve_targets(targets, probe, MacModel(probe, data.image_hw), uniform=True)
+    trained = []
+    for spec in specs:
+        model = _fresh_model(cfg, data, [spec])
+        _reset_active_slices(model)
+        run.phase(f"individual/{spec.name}", model, cfg["epochs"],
+                  JointPolicy(1, MacModel(model, data.image_hw)))
+        trained.append((model, [spec]))
+    return trained
+
+
+def train_uniform(run: Run, targets: list[Target]) -> Trained:
+    """CA-DNN: uniform widths trained jointly, sandwich rule, inplace distillation."""
+    cfg, data = run.config, run.data
+    probe = _fresh_model(cfg, data, [SubnetSpec.uniform(1.0)])
+    macs = MacModel(probe, data.image_hw)
+    specs = resolve_targets(targets, probe, macs, uniform=True)
+    specs.sort(key=lambda s: -macs.macs(s.resolve(probe.group_widths)))
+    model = _fresh_model(cfg, data, specs)
+    run.phase("joint", model, cfg["epochs"], JointPolicy(cfg["subnets_per_step"], macs))
+    return [(model, specs)]
+
+
+def _full_spec() -> SubnetSpec:
+    return SubnetSpec(budget_name(1.0), ratio=1.0)
+
+
+def _ordered_targets(targets: list[Target], model: DynamicNet,
+                     macs: MacModel) -> list[Target]:
+    """Targets without the full model, largest first."""
+    full = macs.macs(model.group_widths)
+
+    def size(t: Target) -> float:
+        return macs.macs(t.resolve(model.group_widths)) / full if isinstance(t, SubnetSpec) \
+            else t
+    return sorted((t for t in targets if size(t) < 1.0), key=size, reverse=True)
+
+
+def _fix_subnet(model: DynamicNet, macs: MacModel, target: Target,
+                importance: list[torch.Tensor]) -> SubnetSpec:
+    """The next (smaller) nested sub-net: explicit counts, or the budget met by pruning the
+    current smallest sub-net's channels in order of ``importance``."""
+    upper = min((model.counts(s) for s in model.subnets), key=macs.macs)
+    if isinstance(target, SubnetSpec):
+        counts = target.resolve(model.group_widths)
+        if any(c > u for c, u in zip(counts, upper, strict=True)):
+            raise PimsimError(f"sub-net {target.name!r}: counts: exceed the next larger "
+                              "sub-net's, so the sub-nets would not nest")
+        name = target.name
+    else:
+        counts = prune_to_budget(macs, upper, importance, target * macs.macs(model.group_widths))
+        name = budget_name(target)
+    spec = SubnetSpec(name, counts=tuple(counts))
+    parent = model.index_of(min(model.subnets, key=lambda s: macs.macs(model.counts(s))))
+    model.register_subnet(spec)
+    copy_bn_from(model, parent, model.index_of(spec))
+    return spec
+
+
+def train_multi_path(run: Run, targets: list[Target]) -> Trained:
+    """Multi-path: background model; per budget a sparsity retrain from it fixes the counts;
+    then the nested family (channels reordered by importance) trained jointly."""
+    cfg, data = run.config, run.data
+    model = _fresh_model(cfg, data, [_full_spec()])
+    macs = MacModel(model, data.image_hw)
+    run.phase("background", model, cfg["epochs"], JointPolicy(1, macs))
+    background = {k: v.clone() for k, v in model.state_dict().items()}
+    ordered = _ordered_targets(targets, model, macs)
+    counts_for: dict[int, tuple[int, ...]] = {}
+    upper = model.group_widths
+    for i, target in enumerate(ordered):
+        if isinstance(target, SubnetSpec):
+            continue
+        sparse = _fresh_model(cfg, data, [_full_spec()])
+        sparse.load_state_dict(background)
+        run.phase(f"sparsify/{budget_name(target)}", sparse, cfg["sparse_epochs"],
+                  SparsityPolicy(macs, cfg["sparsity_weight"]))
+        imp = [v.sort(descending=True).values for v in bn_scale_importance(sparse)]
+        counts_for[i] = prune_to_budget(macs, upper, imp, target * macs.macs(model.group_widths))
+        upper = counts_for[i]
+    reorder_by_importance(model)
+    specs = [_full_spec()]
+    for i, target in enumerate(ordered):
+        spec = target if isinstance(target, SubnetSpec) else \
+            SubnetSpec(budget_name(target), counts=counts_for[i])
+        parent = len(model.subnets) - 1
+        model.register_subnet(spec)
+        copy_bn_from(model, parent, model.index_of(spec))
+        specs.append(spec)
+    run.phase("joint", model, cfg["epochs"], JointPolicy(cfg["subnets_per_step"], macs))
+    return [(model, specs)]
+
+
+class SinglePathPolicy(JointPolicy):
+    """Single-path: at each fix epoch, reorder channels by current importance (within the
+    prefixes of sub-nets already fixed) and fix the next sub-net, largest first; all fixed
+    sub-nets keep training jointly with distillation from the full model."""
+
+    def __init__(self, per_step: int, macs: MacModel, targets: list[Target],
+                 fix_epochs: list[int]) -> None:
+        super().__init__(per_step, macs)
+        self.targets, self.fix_epochs = targets, fix_epochs
+        self.fixed = 0
+
+    def on_epoch_start(self, model: DynamicNet, epoch: int) -> bool:
+        changed = False
+        while self.fixed < len(self.targets) and self.fix_epochs[self.fixed] <= epoch:
+            reorder_by_importance(model)
+            _fix_subnet(model, self.macs, self.targets[self.fixed], channel_importance(model))
+            self.fixed += 1
+            changed = True
+        return changed
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"fixed": self.fixed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.fixed = state["fixed"]
+
+
+def default_fix_epochs(epochs: int, n: int) -> list[int]:
+    """Fix epochs spread evenly over the first half of training (0-based epoch index at
+    whose start each sub-net is fixed): round(E * (0.2 + 0.3 * i / max(n - 1, 1)))."""
+    return [min(epochs - 1, round(epochs * (0.2 + 0.3 * i / max(n - 1, 1)))) for i in range(n)]
+
+
+def train_single_path(run: Run, targets: list[Target]) -> Trained:
+    """Single-path: all sub-nets from one training round."""
+    cfg, data = run.config, run.data
+    model = _fresh_model(cfg, data, [_full_spec()])
+    macs = MacModel(model, data.image_hw)
+    ordered = _ordered_targets(targets, model, macs)
+    fix = cfg["fix_epochs"] or default_fix_epochs(cfg["epochs"], len(ordered))
+    if len(fix) != len(ordered):
+        raise PimsimError(f"--fix-epochs: expected {len(ordered)} epochs (one per sub-net "
+                          f"below the full model), got {len(fix)}")
+    policy = SinglePathPolicy(cfg["subnets_per_step"], macs, ordered, sorted(fix))
+    run.phase("single-path", model, cfg["epochs"], policy)
+    return [(model, model.subnets)]
+
+
+def train_ast(run: Run, targets: list[Target]) -> Trained:
+    """AST: sparse sub-nets of the given weight densities, one iteration each in turn."""
+    cfg, data = run.config, run.data
+    densities = sorted({float(t) for t in targets}, reverse=True)
+    policy = ASTPolicy(densities, round(cfg["epochs"] * cfg["mask_update_until"]))
+    model = _fresh_model(cfg, data, policy.specs())
+    run.phase("ast", model, cfg["epochs"], policy)
+    return [(model, model.subnets)]
+
+
+METHODS = {"individual": train_individual, "uniform": train_uniform,
+           "multi-path": train_multi_path, "single-path": train_single_path, "ast": train_ast}

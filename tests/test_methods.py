@@ -1,0 +1,214 @@
+"""The five sub-net generation methods, resume, cost accounting, BN re-calibration, AST."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from pimsim.cli import main
+from pimsim.data import load_digits
+from pimsim.errors import PimsimError
+from pimsim.network import DynamicNet, MacModel, SubnetSpec, save_specs
+from pimsim.train import TrainConfig, recalibrate_bn, run_training
+from pimsim.train.ast import ASTPolicy, correct_gradient, magnitude_mask
+from pimsim.train.budgets import prune_to_budget, uniform_spec_for_budget
+from pimsim.train.engine import StopTraining
+
+TINY = {"epochs": 3, "batch_size": 64}
+
+
+@pytest.mark.parametrize("method", ["individual", "uniform", "multi-path", "single-path", "ast"])
+def test_each_method_runs_end_to_end(tmp_path, method):
+    budgets = [0.3, 1.0] if method != "ast" else [0.5, 1.0]
+    cfg = TrainConfig(method=method, budgets=budgets, sparse_epochs=1, **TINY)
+    run_training(cfg, tmp_path, quiet=True)
+    table = pd.read_csv(tmp_path / "results.csv")
+    assert len(table) == 2 and table.top1.min() > 0.2  # 3 short epochs already beat chance
+    cost = json.loads((tmp_path / "cost.json").read_text())
+    assert cost["optimizer_steps"] > 0 and cost["wall_s"] > 0
+    assert cost["forward_passes"] == cost["backward_passes"] == table.train_forward_passes.sum()
+    small = table.sort_values(["macs", "weight_density"]).iloc[0]
+    if method == "ast":
+        assert small.weight_density < 0.55 and small.macs == table.macs.max()
+    else:
+        assert small.macs <= 0.3 * table.macs.max() + 1
+    log = pd.read_csv(tmp_path / "train_log.csv")
+    assert {"phase", "epoch", "subnet", "train_loss", "test_top1"} <= set(log.columns)
+
+
+def test_single_path_subnets_are_nested_prefixes_fixed_during_one_round(tmp_path):
+    cfg = TrainConfig(method="single-path", budgets=[0.25, 0.5, 0.75], epochs=4,
+                      fix_epochs=[1, 2, 3], batch_size=128)
+    [(model, specs)] = run_training(cfg, tmp_path, quiet=True)
+    counts = [model.counts(s) for s in specs]
+    for bigger, smaller in zip(counts, counts[1:]):
+        assert all(s <= b for s, b in zip(smaller, bigger))
+    macs = MacModel(model, (8, 8))
+    full = macs.macs(model.group_widths)
+    for spec, budget in zip(specs[1:], [0.75, 0.5, 0.25]):
+        assert macs.macs(model.counts(spec)) <= budget * full
+    log = pd.read_csv(tmp_path / "train_log.csv")
+    assert set(log.phase) == {"single-path"}
+    assert log.groupby("epoch").subnet.nunique().tolist() == [1, 2, 3, 4]
+    cost = json.loads((tmp_path / "cost.json").read_text())
+    assert cost["optimizer_steps"] == 4 * 11  # one round: 4 epochs of 1,347 / 128 batches
+
+
+def _weights(path):
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+@pytest.mark.parametrize("method, epochs", [("single-path", 3), ("multi-path", 2)])
+def test_resume_is_exact(tmp_path, method, epochs):
+    cfg = dict(method=method, budgets=[0.4, 1.0], epochs=epochs, sparse_epochs=1,
+               fix_epochs=[1] if method == "single-path" else None, batch_size=128)
+    run_training(TrainConfig(**cfg), tmp_path / "full", quiet=True)
+    with pytest.raises(StopTraining):
+        run_training(TrainConfig(**cfg), tmp_path / "cut", quiet=True, stop_after_epochs=2)
+    assert not (tmp_path / "cut" / "results.csv").exists()
+    with pytest.raises(PimsimError, match="holds a run already; pass --resume"):
+        run_training(TrainConfig(**cfg), tmp_path / "cut", quiet=True)
+    run_training(TrainConfig(**cfg), tmp_path / "cut", quiet=True, resume=True)
+    a, b = _weights(tmp_path / "full" / "model.pt"), _weights(tmp_path / "cut" / "model.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    log_a = pd.read_csv(tmp_path / "full" / "train_log.csv")
+    log_b = pd.read_csv(tmp_path / "cut" / "train_log.csv")
+    pd.testing.assert_frame_equal(log_a.drop(columns="wall_s"), log_b.drop(columns="wall_s"))
+
+
+def test_resume_refuses_a_changed_config(tmp_path):
+    cfg = TrainConfig(widths=[0.5, 1.0], epochs=2, batch_size=256)
+    with pytest.raises(StopTraining):
+        run_training(cfg, tmp_path, quiet=True, stop_after_epochs=1)
+    cfg.lr = 0.2
+    with pytest.raises(PimsimError, match="config: lr: the run was started with 0.05, not 0.2"):
+        run_training(cfg, tmp_path, quiet=True, resume=True)
+
+
+def test_ast_correction_fires_on_conflict_only():
+    prev = torch.tensor([1.0, 0.0, 0.0])
+    conflicting = torch.tensor([-1.0, 1.0, 0.0])
+    fixed, fired = correct_gradient(conflicting, prev)
+    assert fired and torch.allclose(fixed, torch.tensor([0.0, 1.0, 0.0]))
+    assert torch.dot(fixed, prev) == 0
+    agreeing = torch.tensor([0.5, 1.0, 0.0])
+    same, fired = correct_gradient(agreeing, prev)
+    assert not fired and torch.equal(same, agreeing)
+    assert correct_gradient(agreeing, None) == (agreeing, False)
+
+
+def test_ast_policy_projects_against_the_previous_subnets_gradient():
+    model = DynamicNet("resnet20", 10, 1, [SubnetSpec("d1", ratio=1.0),
+                                            SubnetSpec("d0.5", ratio=1.0)])
+    policy = ASTPolicy([1.0, 0.5], update_until_epoch=0)
+    weights = [m.weight for m in model.masked_layers().values()]
+    base = [torch.randn_like(w) for w in weights]
+    for w, g in zip(weights, base):
+        w.grad = g.clone()
+    policy.after_backward(model, model.subnets[0])  # stores the first sub-net's gradient
+    for w, g in zip(weights, base):
+        w.grad = -g.clone()  # exactly opposed: must be projected to zero
+    policy.after_backward(model, model.subnets[1])
+    assert policy.fired == 1 and all(float(w.grad.abs().max()) < 1e-5 for w in weights)
+    for w, g in zip(weights, base):
+        w.grad = 2 * g.clone()  # the stored raw gradient is -g: conflicts again
+    policy.after_backward(model, model.subnets[0])
+    assert policy.fired == 2
+    for w, g in zip(weights, base):
+        w.grad = 3 * g.clone()  # agrees with the stored 2g: untouched
+    policy.after_backward(model, model.subnets[1])
+    assert policy.fired == 2 and torch.equal(weights[0].grad, 3 * base[0])
+
+
+def test_magnitude_masks_nest():
+    w = torch.randn(8, 4, 3, 3)
+    sparse, dense = magnitude_mask(w, 0.2), magnitude_mask(w, 0.6)
+    assert int(sparse.sum()) == 58 and int(dense.sum()) == 173  # ceil(0.2 * 288), ceil(0.6*288)
+    assert torch.all(dense >= sparse)
+    assert float(w.abs()[sparse.bool()].min()) >= float(w.abs()[~sparse.bool()].max())
+
+
+def test_budget_to_specs():
+    model = DynamicNet("resnet20", 10, 3)
+    macs = MacModel(model, (32, 32))
+    full = macs.macs(model.group_widths)
+    spec = uniform_spec_for_budget(model.group_widths, macs, 0.25)
+    got = macs.macs(spec.resolve(model.group_widths))
+    assert got <= 0.25 * full
+    bigger = SubnetSpec("x", ratio=spec.ratio + 0.02).resolve(model.group_widths)
+    assert macs.macs(bigger) > 0.25 * full  # it is the widest that fits
+    imp = [torch.linspace(1, 0, w) for w in model.group_widths]
+    counts = prune_to_budget(macs, model.group_widths, imp, 0.5 * full)
+    assert macs.macs(counts) <= 0.5 * full and min(counts) >= 1
+    # greedy stops as soon as it fits: putting back the last channel dropped breaks the budget
+    assert any(macs.macs(counts[:g] + (counts[g] + 1,) + counts[g + 1:]) > 0.5 * full
+               for g in range(len(counts)) if counts[g] < model.group_widths[g])
+
+
+def test_bn_recalibration_estimates_the_subnets_statistics():
+    data = load_digits()
+    torch.manual_seed(0)
+    model = DynamicNet("resnet20", 10, 1)
+    spec = SubnetSpec("half", ratio=0.5)
+    recalibrate_bn(model, spec, data, batches=3, batch_size=100)
+    idx = model.index_of(spec)
+    conv = model.body.conv1
+    with torch.no_grad():
+        acts = torch.cat([torch.nn.functional.conv2d(x, conv.weight[:8], None, 1, 1)
+                          for x, _ in data.train_batches(100, torch.Generator().manual_seed(0),
+                                                         augment=False)][:3])
+    bn = model.body.bn1.bn[idx]
+    assert bn.num_features == 8
+    torch.testing.assert_close(bn.running_mean, acts.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
+
+
+def _spec_file(tmp_path, counts, name="s"):
+    path = tmp_path / "specs.yaml"
+    save_specs(path, [SubnetSpec(name, counts=tuple(counts))])
+    return path
+
+
+@pytest.mark.parametrize("argv_tail, message", [
+    (["--method", "nope"], "argument --method: invalid choice: 'nope'"),
+    (["--budgets", "0.5,1.5"], "--budgets: 1.5 is outside (0, 1]"),
+    (["--budgets", "0,1"], "--budgets: 0 is outside (0, 1]"),
+    (["--method", "single-path", "--widths", "0.5"], "--widths: only for the uniform"),
+    (["--method", "single-path", "--budgets", "0.5", "--fix-epochs", "9"],
+     "--fix-epochs: invalid value"),
+    (["--specs", "WIDE"], "counts[0]: 17 exceeds the group's width 16"),
+    (["--specs", "SHORT"], "expected 12 channel counts"),
+])
+def test_bad_training_input_is_one_line_and_leaves_no_run_folder(tmp_path, capsys, argv_tail,
+                                                                  message):
+    wide = _spec_file(tmp_path, [17] + [4] * 11)
+    (tmp_path / "short.yaml").write_text("subnets:\n- {name: s, counts: [4, 4]}\n")
+    argv_tail = [str(wide) if a == "WIDE" else str(tmp_path / "short.yaml") if a == "SHORT"
+                 else a for a in argv_tail]
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) if "invalid choice" in message else _no_raise():
+        code = main(["train", "--epochs", "2", "--out", str(out), "--quiet", *argv_tail])
+        assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not out.exists()
+
+
+class _no_raise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_eval_recalibrates_new_specs(tmp_path, capsys):
+    run_training(TrainConfig(widths=[0.5, 1.0], epochs=2, batch_size=128), tmp_path,
+                 quiet=True)
+    path = tmp_path / "extra.yaml"
+    save_specs(path, [SubnetSpec("w0.75", ratio=0.75)])
+    csv = tmp_path / "eval.csv"
+    assert main(["eval", "--checkpoint", str(tmp_path / "model.pt"), "--specs", str(path),
+                 "--recalibrate-batches", "5", "--out", str(csv)]) == 0
+    table = pd.read_csv(csv).set_index("subnet")
+    assert "w0.75" in table.index and table.top1["w0.75"] > 0.5
