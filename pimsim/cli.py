@@ -6,6 +6,7 @@ Every user-facing error is one line on stderr and exit status 2, never a traceba
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,7 +108,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
                       mask_update_until=args.mask_update_until, seed=args.seed,
                       device=_device(args.device))
     run_training(cfg, args.out, resume=args.resume, quiet=args.quiet)
-    _print_results(Path(args.out))
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 writes and reports
+        _print_results(Path(args.out))
 
 
 def _print_results(out: Path) -> None:

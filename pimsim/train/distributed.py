@@ -18,6 +18,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from pimsim.errors import PimsimError
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -45,6 +47,19 @@ class DistContext:
             n = p.numel()
             p.grad = flat[offset:offset + n].view_as(p).clone()
             offset += n
+
+
+    def check_replicas(self, model: nn.Module) -> None:
+        """Raise if any rank's parameters differ from rank 0's (they must stay identical)."""
+        if self.world == 1:
+            return
+        flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+        ref = flat.clone()
+        dist.broadcast(ref, 0)
+        diff = (flat - ref).abs().max()
+        dist.all_reduce(diff, op=dist.ReduceOp.MAX)
+        if float(diff) > 0:
+            raise PimsimError(f"distributed: replicas diverged (max difference {float(diff):g})")
 
 
 def init_distributed(device: str) -> DistContext:

@@ -53,6 +53,8 @@ def run_training(cfg: TrainConfig, out_dir: str | Path | None, resume: bool = Fa
     run = Run(cfg.resolved(), data, out, resume=resume, quiet=quiet, dist=dist,
               stop_after_epochs=stop_after_epochs)
     trained = METHODS[cfg.method](run, targets)
+    for model, _ in trained:
+        dist.check_replicas(model)
     if out is not None and dist.is_main:
         write_outputs(run, trained, out)
     return trained
