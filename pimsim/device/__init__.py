@@ -1,7 +1,21 @@
 """SOT-MRAM device model: cited parameters, sense margins, computational sub-array, bit-serial
 kernels and their counted and closed-form events."""
 
+from pimsim.device.bitserial import (
+    bitserial_conv2d,
+    bitserial_linear,
+    conv2d_int64,
+    reference_conv2d,
+    reference_linear,
+)
 from pimsim.device.events import Cost, EventCounts, cost
+from pimsim.device.layer_events import (
+    Tiling,
+    conv2d_events,
+    gemm_events,
+    linear_events,
+    weight_load_events,
+)
 from pimsim.device.margins import check_margin, mtj_margins, op_margins, sense_levels_ohm
 from pimsim.device.params import (
     DeviceParams,
@@ -11,9 +25,21 @@ from pimsim.device.params import (
     with_overrides,
 )
 from pimsim.device.physics import DerivedCosts, subarray_area_um2, subarray_leakage_uw
+from pimsim.device.subarray import SubArray
 
 __all__ = [
     "Cost",
+    "SubArray",
+    "Tiling",
+    "bitserial_conv2d",
+    "bitserial_linear",
+    "conv2d_events",
+    "conv2d_int64",
+    "gemm_events",
+    "linear_events",
+    "reference_conv2d",
+    "reference_linear",
+    "weight_load_events",
     "DerivedCosts",
     "DeviceParams",
     "EventCounts",
