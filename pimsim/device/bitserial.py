@@ -151,6 +151,8 @@ def _and_popcount_gemm(wp, xp, sw, sx, p0, p1, out):
     """out[co, p0:p1] = sum_n sum_m sw[n] sx[m] sum_words popcount(wp[n,co,:] & xp[m,:,p]).
 
     Returns the (co, n, m, pixel) iterations: one AND2 sense, bit-count and shift-add per chunk.
+    Words go four at a time (the first group assigns), and the last word of each (n, m) is
+    fused into the shift-add of the sum into the accumulator: fewer passes over ``tmp``.
     """
     n_w, c_out, words = wp.shape
     n_x = xp.shape[0]
@@ -158,11 +160,21 @@ def _and_popcount_gemm(wp, xp, sw, sx, p0, p1, out):
     senses = np.zeros(c_out, np.int64)
     for co in prange(c_out):
         acc = np.zeros(length, np.int64)
-        tmp = np.empty(length, np.int64)
+        tmp = np.zeros(length, np.int64)
         for n in range(n_w):
             for m in range(n_x):
-                tmp[:] = 0
                 k = 0
+                if words >= 4:
+                    w0, w1 = wp[n, co, 0], wp[n, co, 1]
+                    w2, w3 = wp[n, co, 2], wp[n, co, 3]
+                    x0, x1 = xp[m, 0, p0:p1], xp[m, 1, p0:p1]
+                    x2, x3 = xp[m, 2, p0:p1], xp[m, 3, p0:p1]
+                    for p in range(length):
+                        tmp[p] = (popcount(w0 & x0[p]) + popcount(w1 & x1[p])) + (
+                            popcount(w2 & x2[p]) + popcount(w3 & x3[p]))
+                    k = 4
+                else:
+                    tmp[:] = 0
                 while k + 4 <= words:
                     w0, w1 = wp[n, co, k], wp[n, co, k + 1]
                     w2, w3 = wp[n, co, k + 2], wp[n, co, k + 3]
@@ -170,22 +182,31 @@ def _and_popcount_gemm(wp, xp, sw, sx, p0, p1, out):
                     x2, x3 = xp[m, k + 2, p0:p1], xp[m, k + 3, p0:p1]
                     for p in range(length):
                         tmp[p] += (popcount(w0 & x0[p]) + popcount(w1 & x1[p])) + (
-                            popcount(w2 & x2[p]) + popcount(w3 & x3[p])
-                        )
+                            popcount(w2 & x2[p]) + popcount(w3 & x3[p]))
                     k += 4
-                while k < words:
+                while k < words - 1:
                     w0 = wp[n, co, k]
                     x0 = xp[m, k, p0:p1]
                     for p in range(length):
                         tmp[p] += popcount(w0 & x0[p])
                     k += 1
                 shift = n + m
-                if sw[n] * sx[m] < 0:
-                    for p in range(length):
-                        acc[p] -= tmp[p] << shift
+                if k < words:
+                    w0 = wp[n, co, k]
+                    x0 = xp[m, k, p0:p1]
+                    if sw[n] * sx[m] < 0:
+                        for p in range(length):
+                            acc[p] -= (tmp[p] + popcount(w0 & x0[p])) << shift
+                    else:
+                        for p in range(length):
+                            acc[p] += (tmp[p] + popcount(w0 & x0[p])) << shift
                 else:
-                    for p in range(length):
-                        acc[p] += tmp[p] << shift
+                    if sw[n] * sx[m] < 0:
+                        for p in range(length):
+                            acc[p] -= tmp[p] << shift
+                    else:
+                        for p in range(length):
+                            acc[p] += tmp[p] << shift
                 senses[co] += length
         out[co, p0:p1] = acc
     return senses.sum()
