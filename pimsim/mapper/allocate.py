@@ -1,0 +1,134 @@
+"""Nested allocation of a dynamic network's weight layers onto computational sub-arrays.
+
+Each weight layer is placed once, for the widest width any sub-net uses, as the device model's
+:class:`~pimsim.device.Tiling`: the reduction axis ``r = (c_in, k_h, k_w)`` (c_in major) runs
+along columns in ``ceil(R / cols)`` chunks, output channels fill ``g = (rows - x_bits) // w_bits``
+per sub-array in ``ceil(C_out / g)`` tiles. Sub-array ``(chunk c, tile t)`` of a layer gets the
+global id ``base + c * tiles + t``. Channels are in importance order, so a sub-net using
+``c_in' <= c_in`` inputs and ``c_out' <= c_out`` outputs uses the chunks ``c < ceil(c_in' k_h k_w
+/ cols)`` and the tiles ``t < ceil(c_out' / g)``: a subset of every wider sub-net's sub-arrays.
+Weights are stored once for the whole family; the other sub-arrays can be power-gated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pimsim.device import Tiling
+from pimsim.errors import PimsimError
+from pimsim.mapper.chip import ChipMapping
+
+
+@dataclass(frozen=True)
+class GemmLayer:
+    """One weight layer of one sub-net as the mapper sees it (shapes per image)."""
+
+    name: str
+    op: str  # "conv" or "linear"
+    c_in: int
+    c_out: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    in_hw: tuple[int, int]
+    out_hw: tuple[int, int]
+    x_bits: int
+    w_bits: int
+    out_bits: int
+
+    @property
+    def reduction(self) -> int:
+        """R = C_in * K_h * K_w."""
+        return self.c_in * self.kernel[0] * self.kernel[1]
+
+    @property
+    def pixels(self) -> int:
+        return self.out_hw[0] * self.out_hw[1]
+
+    @property
+    def macs(self) -> int:
+        """C_out * R * H_out * W_out."""
+        return self.c_out * self.reduction * self.pixels
+
+    @property
+    def weight_bits(self) -> int:
+        return self.c_out * self.reduction * self.w_bits
+
+    def tiling(self, rows: int, cols: int) -> Tiling:
+        return Tiling(self.c_out, self.reduction, self.x_bits, self.w_bits, rows, cols)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one layer's (widest) weights live: its tiling and first global sub-array id."""
+
+    layer: str
+    tiling: Tiling
+    base: int
+
+    def subarray_ids(self, layer: GemmLayer) -> frozenset[int]:
+        """Global ids of the sub-arrays a sub-net's version of this layer uses."""
+        t = self.tiling
+        mine = layer.tiling(t.rows, t.cols)
+        if mine.chunks > t.chunks or mine.channel_tiles > t.channel_tiles:
+            raise PimsimError(f"layer {layer.name}: wider than its placement")
+        return frozenset(self.base + c * t.channel_tiles + k
+                         for c in range(mine.chunks) for k in range(mine.channel_tiles))
+
+
+@dataclass(frozen=True)
+class FamilyMap:
+    """The placement of every layer of a family of sub-nets on one chip."""
+
+    mapping: ChipMapping
+    placements: dict[str, Placement]
+    total_subarrays: int
+
+    @property
+    def resident(self) -> bool:
+        """All weights of the family stay on chip (no reloads)."""
+        return self.total_subarrays <= self.mapping.chip.subarrays
+
+    def subnet_subarrays(self, layers: list[GemmLayer]) -> frozenset[int]:
+        ids: set[int] = set()
+        for layer in layers:
+            ids |= self.placements[layer.name].subarray_ids(layer)
+        return frozenset(ids)
+
+
+def map_family(family: Mapping[str, list[GemmLayer]], mapping: ChipMapping) -> FamilyMap:
+    """Place every layer of every sub-net; refuse a family that does not fit when the policy
+    keeps weights resident."""
+    chip = mapping.chip
+    widest: dict[str, GemmLayer] = {}
+    order: list[str] = []
+    for subnet, layers in family.items():
+        for layer in layers:
+            seen = widest.get(layer.name)
+            if seen is None:
+                widest[layer.name] = layer
+                order.append(layer.name)
+                continue
+            if (seen.op, seen.kernel, seen.x_bits, seen.w_bits) != \
+                    (layer.op, layer.kernel, layer.x_bits, layer.w_bits):
+                raise PimsimError(f"sub-net {subnet}: layer {layer.name}: kind, kernel or bits "
+                                  "differ from the other sub-nets' (not one family)")
+            if layer.c_out > seen.c_out or layer.c_in > seen.c_in:
+                widest[layer.name] = GemmLayer(**{**seen.__dict__,
+                                                  "c_in": max(seen.c_in, layer.c_in),
+                                                  "c_out": max(seen.c_out, layer.c_out)})
+    placements, base = {}, 0
+    for name in order:
+        try:
+            tiling = widest[name].tiling(chip.rows, chip.cols)
+        except PimsimError as exc:
+            raise PimsimError(f"{mapping.path}: chip.rows: layer {name}: {exc}") from None
+        placements[name] = Placement(name, tiling, base)
+        base += tiling.subarrays
+    fmap = FamilyMap(mapping, placements, base)
+    if not fmap.resident and mapping.policy.weights == "resident":
+        raise PimsimError(
+            f"{mapping.path}: chip: the sub-nets need {base} sub-arrays of {chip.rows}x{chip.cols}"
+            f", the chip has {chip.subarrays}; use a larger chip or policy.weights: reload")
+    return fmap
