@@ -16,6 +16,7 @@ import numba
 import numpy as np
 import torch
 
+from pimsim.device import cost, load_device_params
 from pimsim.device.bitserial import bitserial_conv2d, conv2d_int64
 
 
@@ -67,6 +68,13 @@ def main() -> None:
               f"{best / numpy_best:>9.2f}")
     ratio = rows["bit-serial 16x16 bits"][0] / rows["bit-serial 8x8 bits"][0]
     print(f"16-bit / 8-bit time: {ratio:.2f}")
+    events = bitserial_conv2d(x8, w8, 1, 1, 8, 8)[1]
+    print(f"8-bit events (256x256 sub-arrays): {events.and2_senses:,} AND2 senses, "
+          f"{events.row_writes:,} row writes, {events.shift_adds:,} shift-adds")
+    for preset in ("sot_mram_45nm", "stt_mram_45nm", "sram_45nm"):
+        c = cost(events, load_device_params(preset))
+        print(f"  {preset:<14} {c.total_energy_pj / 1e6:8.3f} uJ, "
+              f"{c.total_latency_ns / 1e6:8.3f} ms if one sub-array ran every event in series")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,13 @@ class _Group:
 
 @dataclass(frozen=True)
 class CellParams(_Group):
-    """The storage cell: technology-independent figures."""
+    """The storage cell: technology-independent figures.
+
+    ``read_energy_pj`` / ``write_energy_pj`` override the derived per-bit energies used for every
+    column of a row operation. ``access_*_energy_pj`` record a published energy of one isolated
+    single-bit access including its whole periphery: kept for validation and reports, not
+    charged per column (a row operation shares its periphery across the columns).
+    """
 
     nonvolatile: bool
     feature_size_nm: float
@@ -47,6 +53,8 @@ class CellParams(_Group):
     write_pulse_ns: float
     read_energy_pj: float | None = None
     write_energy_pj: float | None = None
+    access_read_energy_pj: float | None = None
+    access_write_energy_pj: float | None = None
 
 
 @dataclass(frozen=True)
