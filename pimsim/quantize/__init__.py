@@ -1,0 +1,21 @@
+"""Quantization: 8/16-bit fake-quantized training and calibration, integer export of every
+sub-net (or of a user's own traced model), the integer reference executor and its file format.
+"""
+
+from pimsim.quantize.export import build_int_graph, export_quantized, export_subnet_int
+from pimsim.quantize.intgraph import IntGraph, IntLayer
+from pimsim.quantize.manifest import load_graph, save_graph
+from pimsim.quantize.qat import (
+    QuantizedBody,
+    calibrate,
+    prepare_qat,
+    quantization_bits,
+    quantize_model,
+)
+from pimsim.quantize.requant import quantize_multiplier, requantize
+from pimsim.quantize.trace import find_groups, trace
+
+__all__ = ["IntGraph", "IntLayer", "QuantizedBody", "build_int_graph", "calibrate",
+           "export_quantized", "export_subnet_int", "find_groups", "load_graph", "prepare_qat",
+           "quantization_bits", "quantize_model", "quantize_multiplier", "requantize",
+           "save_graph", "trace"]

@@ -1,0 +1,255 @@
+"""Straight-through fake quantizers and the scale rules shared with the integer export.
+
+Weights: symmetric, per output channel, signed: ``s_w[o] = max|w[o]| / (2**(b-1) - 1)``,
+``q = clamp(round(w / s_w), -(2**(b-1) - 1), 2**(b-1) - 1)`` with round-half-to-even (symmetric
+under negation, so folding a negative BatchNorm gain into ``w`` negates ``q`` exactly).
+Activations: ``q = clamp(floor(x / s + 1/2), qmin, qmax)``, ``[0, 2**b - 1]`` after a ReLU,
+``[-2**(b-1), 2**(b-1) - 1]`` where the tensor can be negative; the scale comes from the observed
+range: ``s = hi / (2**b - 1)`` unsigned, ``s = max(|lo|, |hi|) / (2**(b-1) - 1)`` signed.
+Gradients pass straight through inside the clamp range and are zero outside (the clipped
+straight-through estimator, Bengio et al. 2013; Jacob et al., CVPR 2018).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pimsim.network.ops import SlimConv2d, SlimLinear, SubnetState, SwitchableBatchNorm2d
+from pimsim.quantize.requant import qrange, quantize_multiplier
+
+MIN_RANGE = 1e-8  # a range that never saw a non-zero value still gets a positive scale
+
+
+def round_half_up(x: Tensor) -> Tensor:
+    """``floor(x + 1/2)``: the rounding of requantization (``pimsim.quantize.requant``)."""
+    return torch.floor(x + 0.5)
+
+
+def fake_quant(x: Tensor, scale: Tensor, qmin: int, qmax: int) -> Tensor:
+    """``clamp(floor(x / s + 1/2), qmin, qmax) * s`` forward; clipped straight-through gradient."""
+    clipped = torch.clamp(x, qmin * scale, qmax * scale)
+    q = torch.clamp(round_half_up(x / scale), qmin, qmax) * scale
+    return clipped + (q - clipped).detach()
+
+
+def weight_scale(weight: Tensor, bits: int) -> Tensor:
+    """Per-output-channel scale ``max|w[o]| / (2**(b-1) - 1)``, shape ``(out,)``."""
+    dims = tuple(range(1, weight.dim()))
+    return weight.detach().abs().amax(dim=dims).clamp_min(MIN_RANGE) / ((1 << (bits - 1)) - 1)
+
+
+def quantize_weight(weight: Tensor, bits: int) -> tuple[Tensor, Tensor]:
+    """Integer-valued weights (same dtype as ``weight``) and their per-channel scales."""
+    scale = weight_scale(weight, bits)
+    qmax = (1 << (bits - 1)) - 1
+    shape = (-1,) + (1,) * (weight.dim() - 1)
+    return torch.clamp(torch.round(weight / scale.view(shape)), -qmax, qmax), scale
+
+
+def fake_quant_weight(weight: Tensor, bits: int) -> Tensor:
+    """``q * s_w`` forward with a straight-through gradient to ``weight``."""
+    q, scale = quantize_weight(weight, bits)
+    shape = (-1,) + (1,) * (weight.dim() - 1)
+    return weight + (q * scale.view(shape) - weight).detach()
+
+
+def bn_fold(channels: int, bias: Tensor | None, bn: nn.BatchNorm2d | None,
+            like: Tensor) -> tuple[Tensor, Tensor]:
+    """``(c, b)`` with ``BN(z + bias) = c * z + b``: ``c = g / sqrt(var + eps)``,
+    ``b = c * (bias - mu) + beta`` (``c = 1``, ``b = bias`` without BatchNorm)."""
+    b = like.new_zeros(channels) if bias is None else bias.detach().to(like.dtype)
+    if bn is None:
+        return like.new_ones(channels), b
+    c = bn.weight.detach().to(like.dtype) / torch.sqrt(bn.running_var.to(like.dtype) + bn.eps)
+    return c, c * (b - bn.running_mean.to(like.dtype)) + bn.bias.detach().to(like.dtype)
+
+
+def folded_weight_scale(scale: Tensor, factor: Tensor) -> Tensor:
+    """``s_w * |c|``: the scale of ``sign(c) * q_w`` as weights of the folded layer (``s_w``
+    where ``c = 0``, whose weights then contribute nothing)."""
+    return torch.where(factor == 0, scale, scale * factor.abs())
+
+
+def act_scale(lo: Tensor, hi: Tensor, bits: int, signed: bool) -> Tensor:
+    """Activation scale from an observed range ``[lo, hi]`` (see the module docstring)."""
+    if signed:
+        return torch.maximum(lo.abs(), hi.abs()).clamp_min(MIN_RANGE) / ((1 << (bits - 1)) - 1)
+    return hi.clamp_min(MIN_RANGE) / ((1 << bits) - 1)
+
+
+class ActQuant(nn.Module):
+    """Fake quantizer of one activation tensor with one observed range per sub-net.
+
+    The range of the active sub-net (``state.active``) is an exponential moving average of the
+    batch min/max while training (momentum ``EMA``, quantizing with it), the overall min/max
+    of the unquantized values while ``calibrating``, and frozen in eval. ``signed=None`` (the
+    network input) is decided by the range: signed iff ``lo < 0``. A sub-net whose range was
+    never observed passes values through unchanged. The per-sub-net buffers grow when a
+    sub-net registered later becomes active, and take the length of a loaded state dict's.
+    """
+
+    EMA = 0.1
+
+    def __init__(self, bits: int, signed: bool | None, n_subnets: int,
+                 state: SubnetState) -> None:
+        super().__init__()
+        self.bits, self.fixed_sign = bits, signed
+        object.__setattr__(self, "state", state)  # shared, not a sub-module
+        self.calibrating = False
+        self.register_buffer("lo", torch.zeros(n_subnets))
+        self.register_buffer("hi", torch.zeros(n_subnets))
+        self.register_buffer("seen", torch.zeros(n_subnets))
+
+    def _grow(self, n: int) -> None:
+        for key in ("lo", "hi", "seen"):
+            old = getattr(self, key)
+            if len(old) < n:
+                setattr(self, key, torch.cat([old, old.new_zeros(n - len(old))]))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        incoming = state_dict.get(prefix + "seen")
+        if incoming is not None:
+            self._grow(len(incoming))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def signed(self, index: int) -> bool:
+        return bool(self.lo[index] < 0) if self.fixed_sign is None else self.fixed_sign
+
+    def scale(self, index: int) -> Tensor:
+        return act_scale(self.lo[index], self.hi[index], self.bits, self.signed(index))
+
+    def qrange(self, index: int) -> tuple[int, int]:
+        return qrange(self.bits, self.signed(index))
+
+    @torch.no_grad()
+    def observe(self, x: Tensor, index: int) -> None:
+        lo, hi = x.min().to(self.lo.dtype), x.max().to(self.hi.dtype)
+        if self.seen[index] == 0:
+            self.lo[index], self.hi[index] = lo, hi
+        elif self.calibrating:
+            self.lo[index], self.hi[index] = self.lo[index].minimum(lo), self.hi[index].maximum(hi)
+        else:
+            self.lo[index] += self.EMA * (lo - self.lo[index])
+            self.hi[index] += self.EMA * (hi - self.hi[index])
+        self.seen[index] += 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        index = self.state.active
+        self._grow(index + 1)
+        if self.calibrating:  # post-training calibration observes the float model
+            self.observe(x, index)
+            return x
+        if self.training:
+            self.observe(x, index)
+        if self.seen[index] == 0:
+            return x
+        return fake_quant(x, self.scale(index), *self.qrange(index))
+
+
+class GridRound(nn.Module):
+    """An average pool whose output is the integer pool's: ``q_sum`` (the exact window sums of
+    the input's integers), then ``floor((q_sum * M + 2**(shift-1)) / 2**shift)`` with
+    ``M * 2**-shift ~= 1 / n`` in int64, on the grid of the input's quantizer ``source``.
+    ``pool`` (AvgPool2d or AdaptiveAvgPool2d(1)) and ``source`` are owned elsewhere."""
+
+    def __init__(self, pool: nn.Module, source: ActQuant) -> None:
+        super().__init__()
+        object.__setattr__(self, "refs", (pool, source))
+
+    def forward(self, x: Tensor) -> Tensor:
+        pool, source = self.refs
+        y = pool(x)
+        index = source.state.active
+        if source.calibrating or source.seen[index] == 0:
+            return y
+        if isinstance(pool, nn.AdaptiveAvgPool2d):
+            n = x.shape[-2] * x.shape[-1]
+        else:
+            kh, kw = (pool.kernel_size,) * 2 if isinstance(pool.kernel_size, int) \
+                else pool.kernel_size
+            n = kh * kw
+        scale = source.scale(index).to(y.dtype)
+        sums = torch.round(y.detach() * n / scale).long()
+        mult, shift = (int(v) for v in quantize_multiplier(1.0 / n))
+        q = (sums * mult + (1 << (shift - 1))) >> shift
+        return y + (torch.clamp(q, *source.qrange(index)).to(y.dtype) * scale - y).detach()
+
+
+class BiasRound(nn.Module):
+    """Replaces, in eval mode, the folded bias ``b`` of a conv(+BN) or linear layer by its value
+    on the accumulator grid, ``floor(b / s_acc + 1/2) * s_acc`` with ``s_acc = s_in * s_w * |c|``:
+    the integer export's bias, so that the fake-quantized model computes what the integer graph
+    computes. ``layer``, ``bn`` and the input quantizer ``source`` are owned elsewhere."""
+
+    def __init__(self, layer: nn.Module, bn: nn.Module | None, source: ActQuant) -> None:
+        super().__init__()
+        object.__setattr__(self, "refs", (layer, bn, source))
+
+    def forward(self, y: Tensor) -> Tensor:
+        layer, bn, source = self.refs
+        index = source.state.active
+        if self.training or source.calibrating or source.seen[index] == 0:
+            return y
+        weight = layer.active_weight() if hasattr(layer, "active_weight") else layer.weight
+        s_w = weight_scale(weight.to(y.dtype), layer.bits)
+        bias = None if layer.bias is None else layer.bias[:len(s_w)]
+        norm = bn.bn[index] if isinstance(bn, SwitchableBatchNorm2d) else bn
+        factor, b = bn_fold(len(s_w), bias, norm, y)
+        acc = source.scale(index).to(y.dtype) * folded_weight_scale(s_w, factor)
+        shift = round_half_up(b / acc) * acc - b
+        return y + shift.view((1, -1) + (1,) * (y.dim() - 2))
+
+
+class QatConv2d(nn.Conv2d):
+    """``nn.Conv2d`` with fake-quantized weights (``bits`` set on the instance)."""
+
+    bits: int
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, fake_quant_weight(self.weight, self.bits), self.bias)
+
+
+class QatLinear(nn.Linear):
+    """``nn.Linear`` with fake-quantized weights."""
+
+    bits: int
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, fake_quant_weight(self.weight, self.bits), self.bias)
+
+
+class QatSlimConv2d(SlimConv2d):
+    """``SlimConv2d`` whose active (sliced, masked) weight is fake-quantized with its own
+    channel maxima: the weights the sub-net's integer export quantizes."""
+
+    bits: int
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight = fake_quant_weight(self.active_weight(), self.bits)
+        return F.conv2d(x, weight, None, self.stride, self.padding)
+
+
+class QatSlimLinear(SlimLinear):
+    """``SlimLinear`` whose active weight is fake-quantized (bias kept in float)."""
+
+    bits: int
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight = fake_quant_weight(self.active_weight(), self.bits)
+        return F.linear(x, weight, self.bias[: weight.shape[0]])
+
+
+QAT_CLASSES: dict[type, type] = {nn.Conv2d: QatConv2d, nn.Linear: QatLinear,
+                                 SlimConv2d: QatSlimConv2d, SlimLinear: QatSlimLinear}
+
+
+def make_qat_layer(module: nn.Module, bits: int) -> None:
+    """Switch a Conv2d/Linear (plain or slim) to its fake-quantized subclass, in place: the
+    parameters, their names and ``isinstance`` checks are unchanged."""
+    cls = next((q for base, q in QAT_CLASSES.items() if type(module) in (base, q)), None)
+    if cls is None:
+        raise TypeError(f"no fake-quantized variant of {type(module).__name__}")
+    module.__class__ = cls
+    module.bits = bits

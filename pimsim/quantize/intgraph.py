@@ -1,0 +1,125 @@
+"""The integer layer graph of one (sub-)network: what the hardware simulator consumes.
+
+Every tensor is an integer tensor ``q`` standing for ``q * scale`` (zero point 0). See
+``pimsim.quantize.execute`` for each op's arithmetic and ``FORMAT.md`` for the on-disk form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pimsim.errors import PimsimError
+from pimsim.quantize import execute
+from pimsim.quantize.requant import qrange
+
+OPS = ("input", "conv", "linear", "add", "relu", "maxpool", "avgpool", "flatten")
+
+
+@dataclass
+class IntLayer:
+    """One integer layer.
+
+    Shapes are per image: ``(C, H, W)`` or ``(F,)``. ``in_*`` describe the (first) input
+    tensor (``in_bits`` 0: the float network input); ``in_scales`` has one scale per input.
+    Conv/linear: ``weight`` int8/int16 ``(out, in, kh, kw)``/``(out, in)`` with per-output-channel
+    ``weight_scale`` (BatchNorm folded), ``bias`` int64 at scale ``in_scale * weight_scale``,
+    and per-channel ``multiplier``/``shift`` with ``multiplier * 2**-shift ~= in_scale *
+    weight_scale / out_scale``. Add: ``multiplier`` has one entry per input, one ``shift``.
+    Avgpool: one ``multiplier``/``shift`` for ``1 / (kh * kw)``.
+    """
+
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    in_bits: int
+    in_signed: bool
+    in_scales: tuple[float, ...]
+    out_bits: int
+    out_signed: bool
+    out_scale: float
+    relu: bool = False
+    kernel: tuple[int, int] | None = None
+    stride: tuple[int, int] | None = None
+    padding: tuple[int, int] | None = None
+    weight_bits: int | None = None
+    weight: np.ndarray | None = None
+    weight_scale: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    multiplier: np.ndarray | None = None
+    shift: np.ndarray | None = None
+    modules: tuple[str, ...] = ()
+
+    @property
+    def in_scale(self) -> float:
+        return self.in_scales[0] if self.in_scales else 1.0
+
+
+@dataclass
+class IntGraph:
+    """Integer layers in topological order; ``output`` names the layer giving the logits."""
+
+    name: str
+    bits: int
+    input_shape: tuple[int, ...]
+    layers: list[IntLayer]
+    output: str
+    meta: dict = field(default_factory=dict)
+
+    def layer(self, name: str) -> IntLayer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise PimsimError(f"{self.name}: no layer named {name!r}")
+
+    @property
+    def input(self) -> IntLayer:
+        return self.layers[0]
+
+    def compute_layers(self) -> list[IntLayer]:
+        """The conv and linear layers (the ones that hold weights), in order."""
+        return [layer for layer in self.layers if layer.op in ("conv", "linear")]
+
+    def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        """``clamp(floor(x / s + 1/2), qmin, qmax)`` in float64, as int64."""
+        first = self.input
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape[1:] != tuple(self.input_shape):
+            raise PimsimError(f"{self.name}: input: expected images of shape "
+                              f"{tuple(self.input_shape)}, got {x.shape[1:]}")
+        lo, hi = qrange(first.out_bits, first.out_signed)
+        return np.clip(np.floor(x / first.out_scale + 0.5), lo, hi).astype(np.int64)
+
+    def run_int(self, x_int: np.ndarray) -> np.ndarray:
+        """Integer output (int64) of the graph on a quantized input batch."""
+        return self.run_all(x_int)[self.output]
+
+    def run_all(self, x_int: np.ndarray) -> dict[str, np.ndarray]:
+        """Every layer's integer output on a quantized input batch."""
+        values: dict[str, np.ndarray] = {self.input.name: np.asarray(x_int, dtype=np.int64)}
+        for layer in self.layers[1:]:
+            values[layer.name] = execute.OPS[layer.op](layer, *(values[i] for i in layer.inputs))
+        return values
+
+    def run(self, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """Float logits ``q_out * out_scale`` of float images ``(N, C, H, W)``."""
+        x = np.asarray(x)
+        out = [self.run_int(self.quantize_input(x[i:i + batch_size]))
+               for i in range(0, len(x), batch_size)]
+        return np.concatenate(out) * self.layer(self.output).out_scale
+
+    def save(self, path: str | Path) -> tuple[Path, Path]:
+        """Write ``<path>.npz`` and ``<path>.json`` (see ``FORMAT.md``); returns both paths."""
+        from pimsim.quantize.manifest import save_graph
+
+        return save_graph(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> IntGraph:
+        from pimsim.quantize.manifest import load_graph
+
+        return load_graph(path)

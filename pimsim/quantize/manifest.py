@@ -1,0 +1,138 @@
+"""On-disk form of an ``IntGraph``: ``<name>.npz`` (integer arrays) + ``<name>.json`` (manifest).
+
+See ``FORMAT.md`` beside this module for the fields. Both files are written atomically (npz
+first, then the manifest that names it); arrays load with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from pimsim.errors import PimsimError
+from pimsim.io import write_atomic, write_text_atomic
+from pimsim.quantize.intgraph import OPS, IntGraph, IntLayer
+
+FORMAT, VERSION = "pimsim.intgraph", 1
+ARRAYS = ("weight", "weight_scale", "bias", "multiplier", "shift")
+_SCALARS = ("name", "op", "inputs", "in_shape", "out_shape", "in_bits", "in_signed", "in_scales",
+            "out_bits", "out_signed", "out_scale", "relu", "kernel", "stride", "padding",
+            "weight_bits", "modules")
+_INT_ARRAYS = ("weight", "bias", "multiplier", "shift")
+
+
+def _paths(path: str | Path) -> tuple[Path, Path]:
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix in (".json", ".npz") else path
+    return stem.with_name(stem.name + ".npz"), stem.with_name(stem.name + ".json")
+
+
+def save_graph(graph: IntGraph, path: str | Path) -> tuple[Path, Path]:
+    """Write ``graph`` to ``<path>.npz`` and ``<path>.json``; returns both paths."""
+    npz, manifest = _paths(path)
+    arrays: dict[str, np.ndarray] = {}
+    layers = []
+    for layer in graph.layers:
+        entry = {k: getattr(layer, k) for k in _SCALARS}
+        for k in ARRAYS:
+            value = getattr(layer, k)
+            entry[k] = None if value is None else f"{layer.name}.{k}"
+            if value is not None:
+                arrays[entry[k]] = value
+        layers.append(entry)
+    doc = {"format": FORMAT, "version": VERSION, "name": graph.name, "bits": graph.bits,
+           "input_shape": list(graph.input_shape), "output": graph.output, "arrays": npz.name,
+           "meta": graph.meta, "layers": layers}
+
+    def write_npz(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    write_atomic(npz, write_npz)
+    write_text_atomic(manifest, json.dumps(doc, indent=1, default=_jsonable) + "\n")
+    return npz, manifest
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, tuple | np.ndarray):
+        return list(value)
+    if isinstance(value, np.integer | np.floating | np.bool_):
+        return value.item()
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def load_graph(path: str | Path) -> IntGraph:
+    """Read a graph written by ``save_graph``; one-line ``PimsimError`` naming file and field."""
+    _, manifest = _paths(path)
+    try:
+        doc = json.loads(manifest.read_text())
+    except OSError as exc:
+        raise PimsimError(f"{manifest}: cannot read: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise PimsimError(f"{manifest}: malformed JSON (line {exc.lineno})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise PimsimError(f"{manifest}: format: not a {FORMAT} manifest")
+    if doc.get("version") != VERSION:
+        raise PimsimError(f"{manifest}: version: unsupported {doc.get('version')!r}")
+    for key in ("name", "bits", "input_shape", "output", "arrays", "layers"):
+        if key not in doc:
+            raise PimsimError(f"{manifest}: missing key {key!r}")
+    npz = manifest.with_name(str(doc["arrays"]))
+    try:
+        with np.load(npz, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, io.UnsupportedOperation) as exc:
+        raise PimsimError(f"{npz}: cannot read the arrays ({type(exc).__name__})") from None
+    if not isinstance(doc["layers"], list) or not doc["layers"]:
+        raise PimsimError(f"{manifest}: layers: must be a non-empty list")
+    layers: list[IntLayer] = []
+    for i, entry in enumerate(doc["layers"]):
+        layers.append(_layer(entry, arrays, f"{manifest}: layers[{i}]", {x.name for x in layers}))
+    if layers[0].op != "input" or doc["output"] not in {x.name for x in layers}:
+        raise PimsimError(f"{manifest}: output: no input layer first or no layer "
+                          f"{doc['output']!r}")
+    return IntGraph(doc["name"], int(doc["bits"]), tuple(doc["input_shape"]), layers,
+                    doc["output"], dict(doc.get("meta") or {}))
+
+
+def _layer(entry: object, arrays: dict[str, np.ndarray], where: str, known: set[str]) -> IntLayer:
+    if not isinstance(entry, dict):
+        raise PimsimError(f"{where}: must be a mapping")
+    missing = [k for k in (*_SCALARS, *ARRAYS) if k not in entry]
+    if missing:
+        raise PimsimError(f"{where}: missing key {missing[0]!r}")
+    where = f"{where} ({entry['name']})"
+    if entry["op"] not in OPS:
+        raise PimsimError(f"{where}: op: unknown {entry['op']!r}; one of {', '.join(OPS)}")
+    unknown = [i for i in entry["inputs"] if i not in known]
+    if unknown:
+        raise PimsimError(f"{where}: inputs: {unknown[0]!r} is not an earlier layer")
+    fields = {k: entry[k] for k in _SCALARS}
+    for k in ("inputs", "in_shape", "out_shape", "in_scales", "kernel", "stride", "padding",
+              "modules"):
+        if fields[k] is not None:
+            fields[k] = tuple(fields[k])
+    for k in ARRAYS:
+        key = entry[k]
+        if key is None:
+            fields[k] = None
+            continue
+        if key not in arrays:
+            raise PimsimError(f"{where}: {k}: array {key!r} missing from the npz")
+        value = arrays[key]
+        if k in _INT_ARRAYS and not np.issubdtype(value.dtype, np.integer):
+            raise PimsimError(f"{where}: {k}: must be an integer array, got {value.dtype}")
+        fields[k] = value
+    layer = IntLayer(**fields)
+    if layer.op in ("conv", "linear"):
+        if layer.weight is None or layer.bias is None or layer.multiplier is None \
+                or layer.shift is None:
+            raise PimsimError(f"{where}: weight, bias, multiplier and shift are required")
+        expect = (layer.out_shape[0], layer.in_shape[0], *(layer.kernel or ()))
+        if layer.weight.shape != expect:
+            raise PimsimError(f"{where}: weight: shape {layer.weight.shape}, expected {expect}")
+    return layer

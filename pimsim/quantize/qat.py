@@ -1,0 +1,178 @@
+"""Fake-quantized models: quantization-aware training of a ``DynamicNet`` and post-training
+calibration of a ``DynamicNet`` or of a user's own plain model.
+
+The model's forward is traced (``pimsim.quantize.trace``) and re-emitted with an ``ActQuant``
+after every group that defines a new scale (input, conv(+BN)(+ReLU), linear(+ReLU),
+add(+ReLU)) and a ``GridRound`` after every average pool; convolution and linear layers switch
+in place to fake-quantized-weight subclasses. So the fake-quantized forward quantizes exactly
+where the integer graph does, with the same rounding, and its quantizers are named after the
+integer graph's layers. Each quantizer keeps one range per sub-net, indexed by the shared
+``SubnetState.active``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+
+import torch
+import torch.fx as fx
+from torch import Tensor, nn
+
+from pimsim.errors import PimsimError
+from pimsim.network import DynamicNet
+from pimsim.network.ops import SubnetState
+from pimsim.quantize.fake_quant import (
+    ActQuant,
+    BiasRound,
+    GridRound,
+    act_scale,
+    make_qat_layer,
+)
+from pimsim.quantize.trace import QUANT_OPS, Group, find_groups, trace
+
+BITS = (8, 16)
+
+
+def check_bits(bits: int, where: str = "bits") -> int:
+    if bits not in BITS:
+        raise PimsimError(f"{where}: must be 8 or 16, got {bits!r}")
+    return bits
+
+
+class QuantizedBody(nn.Module):
+    """A body's forward with fake quantizers; its children are the body's own (same names, so
+    the state dict only gains ``quant.<layer>.{lo,hi,seen}``).
+
+    ``groups``/``output`` describe the integer graph; ``source_graph`` is the traced float
+    forward (without quantizers) over the same module names.
+    """
+
+    def __init__(self, body: nn.Module, bits: int, state: SubnetState, n_subnets: int,
+                 where: str = "model") -> None:
+        super().__init__()
+        self.bits = check_bits(bits)
+        object.__setattr__(self, "state", state)
+        modules = dict(body.named_modules())
+        self.source_graph = trace(body, where=where)
+        self.groups, self.output = find_groups(self.source_graph, modules, where)
+        for name, child in body.named_children():
+            self.add_module(name, child)
+        self.quant = nn.ModuleDict()
+        graph = copy.deepcopy(self.source_graph)
+        nodes = {n.name: n for n in graph.nodes}
+        for group in self.groups:
+            for role in ("conv", "linear"):
+                if role in group.modules:
+                    make_qat_layer(modules[group.modules[role]], bits)
+            last = nodes[group.name]
+            if group.op in ("conv", "linear"):
+                before_relu = nodes[group.nodes[-2 if group.relu else -1].name]
+                node = self._insert(graph, before_relu, f"{group.name}__bias",
+                                    self._bias_round(group, modules))
+                last = last if group.relu else node
+            if group.op in QUANT_OPS:
+                module = ActQuant(bits, group.signed, n_subnets, state)
+            elif group.op == "avgpool":
+                pool = modules[group.modules["avgpool"]]
+                self.quant[group.name] = GridRound(pool, self.quant[group.scale_from])
+                with graph.inserting_after(last):
+                    node = graph.call_module(f"quant.{group.name}", (last.args[0],))
+                last.replace_all_uses_with(node)
+                graph.erase_node(last)
+                continue
+            else:
+                continue
+            self._insert(graph, last, group.name, module)
+        graph.lint()
+        object.__setattr__(self, "_forward", fx.GraphModule(self, graph))
+
+    def _insert(self, graph: fx.Graph, after: fx.Node, name: str,
+                module: nn.Module) -> fx.Node:
+        """Route every user of ``after`` through ``module`` (stored as ``quant[name]``)."""
+        self.quant[name] = module
+        with graph.inserting_after(after):
+            node = graph.call_module(f"quant.{name}", (after,))
+        after.replace_all_uses_with(node, delete_user_cb=lambda user: user is not node)
+        return node
+
+    def _bias_round(self, group: Group, modules: dict[str, nn.Module]) -> BiasRound:
+        source = self.quant[self.group(group.inputs[0]).scale_from]
+        layer = modules[group.modules.get("conv") or group.modules["linear"]]
+        bn = modules[group.modules["bn"]] if "bn" in group.modules else None
+        return BiasRound(layer, bn, source)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._forward(x)
+
+    def group(self, name: str) -> Group:
+        return next(g for g in self.groups if g.name == name)
+
+    def act_params(self, index: int, where: str = "model") -> dict[str, tuple[float, bool]]:
+        """``{layer: (scale, signed)}`` of sub-net ``index`` for every scale-defining layer
+        (scales computed in float64, as a ``.double()`` copy of the model computes them)."""
+        params = {}
+        for name, q in self.quant.items():
+            if not isinstance(q, ActQuant):
+                continue
+            if index >= len(q.seen) or q.seen[index] == 0:
+                raise PimsimError(f"{where}: layer {name!r} has no quantization range for "
+                                  f"sub-net {index}: train with --bits or calibrate first")
+            signed = q.signed(index)
+            scale = act_scale(q.lo[index].double(), q.hi[index].double(), q.bits, signed)
+            params[name] = (float(scale), signed)
+        return params
+
+
+def prepare_qat(model: DynamicNet, bits: int) -> DynamicNet:
+    """Make ``model`` fake-quantized at ``bits`` (8 or 16), in place, and return it.
+
+    ``model.body`` becomes a ``QuantizedBody`` over the same layers: the float state-dict keys
+    are kept and ``body.quant.<layer>.{lo,hi,seen}`` (one entry per registered sub-net) are
+    added, so a QAT checkpoint reloads with ``DynamicNet(...)``, ``prepare_qat(model, bits)``,
+    ``load_state_dict``. Register every sub-net before calling this. ``train_joint`` trains it
+    unchanged (ranges follow the batches in train mode); ``export_subnet`` still gives the
+    float plain sub-net.
+    """
+    if isinstance(model.body, QuantizedBody):
+        raise PimsimError(f"model: already quantized ({model.body.bits}-bit)")
+    state = next(layer.state for layer in model.sliceable_layers())
+    model.body = QuantizedBody(model.body, bits, state, len(model.subnets), where=model.arch)
+    return model
+
+
+def quantization_bits(model: nn.Module) -> int | None:
+    """The bits of a model prepared by ``prepare_qat``/``quantize_model``, else None."""
+    body = getattr(model, "body", model)
+    return body.bits if isinstance(body, QuantizedBody) else None
+
+
+def quantize_model(model: nn.Module, bits: int, name: str = "model") -> QuantizedBody:
+    """A fake-quantized copy of a user's plain float model (one sub-net); ``model`` itself is
+    not modified. Calibrate it with ``calibrate`` before use."""
+    state = SubnetState()
+    state.active = 0
+    return QuantizedBody(copy.deepcopy(model).eval(), bits, state, 1, where=name)
+
+
+@torch.no_grad()
+def calibrate(model: nn.Module, batches: Iterable[Tensor]) -> None:
+    """Post-training calibration of the active sub-net: every activation range becomes the
+    min/max over ``batches`` (the model runs in eval mode, BatchNorm statistics untouched)."""
+    body = getattr(model, "body", model)
+    if not isinstance(body, QuantizedBody):
+        raise PimsimError("calibrate: the model is not quantized; call prepare_qat first")
+    quantizers = [q for q in body.quant.values() if isinstance(q, ActQuant)]
+    index = body.state.active
+    was_training = model.training
+    model.eval()
+    for q in quantizers:
+        q.seen[index] = 0
+        q.calibrating = True
+    try:
+        for x in batches:
+            model(x)
+    finally:
+        for q in quantizers:
+            q.calibrating = False
+        model.train(was_training)

@@ -1,0 +1,66 @@
+"""Integer requantization: a real multiplier as ``M * 2**-shift`` and exact rounding shifts.
+
+A real multiplier ``m`` (a ratio of scales, e.g. ``s_in * s_w / s_out``) is stored as an integer
+``M`` in ``[2**30, 2**31)`` and a right shift, ``m ~= M * 2**-shift`` with relative error at most
+``2**-31`` (the fixed-point scheme of gemmlowp/TFLite, Jacob et al., CVPR 2018, Sec. 2.2). The
+rounding is *half up*: ``requantize(acc, M, shift) = floor((acc * M + 2**(shift-1)) / 2**shift)
+= floor(acc * M / 2**shift + 1/2)``, the same rule as the fake quantizers
+(``pimsim.quantize.fake_quant.round_half_up``). The product ``acc * M`` can need 93 bits; it is
+formed exactly in int64 by splitting ``acc`` into 31-bit halves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pimsim.errors import PimsimError
+
+MULT_BITS = 31
+MAX_SHIFT = 62
+_MASK31 = np.int64((1 << 31) - 1)
+
+
+def quantize_multiplier(m: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """``(M, shift)`` int64 arrays with ``M * 2**-shift ~= m``: M has 31 significant bits
+    (``2**30 <= M < 2**31``) unless ``m < 2**-32``, where the shift saturates at 62."""
+    m = np.asarray(m, dtype=np.float64)
+    if not np.all(np.isfinite(m)) or np.any(m <= 0):
+        raise PimsimError(f"requantization: multipliers must be finite and > 0, got {m.min()}")
+    shift = (MULT_BITS - 1) - np.floor(np.log2(m)).astype(np.int64)
+    if np.any(shift < 0):
+        raise PimsimError(f"requantization: multiplier {m.max():g} exceeds 2**31")
+    shift = np.minimum(shift, MAX_SHIFT)
+    mult = np.floor(np.ldexp(m, shift) + 0.5).astype(np.int64)
+    carry = mult >= (1 << MULT_BITS)  # rounding carried into bit 31
+    mult = np.where(carry, mult >> 1, mult)
+    shift = np.where(carry, shift - 1, shift)
+    return mult, shift
+
+
+def requantize(acc: np.ndarray, mult: np.ndarray | int, shift: np.ndarray | int) -> np.ndarray:
+    """``floor((acc * M + 2**(shift-1)) / 2**shift)`` exactly, element-wise with broadcasting.
+
+    Valid for ``|acc| < 2**62``, ``0 <= M < 2**31``, ``0 <= shift <= 62``. Results of magnitude
+    below ``2**32`` are exact; larger ones saturate to a value of the same sign and magnitude of
+    at least ``2**32`` (every caller then clamps to at most 16 bits).
+    Derivation: ``acc = hi * 2**31 + lo`` with ``0 <= lo < 2**31``; ``low = lo * M + half``
+    (< 2**63); ``top = hi * M + (low >> 31)``; ``acc * M + half = top * 2**31 + (low & mask)``,
+    and ``floor((top * 2**31 + r) / 2**s)`` is ``top >> (s - 31)`` for ``s >= 31`` (as
+    ``0 <= r < 2**31``), else ``top * 2**(31 - s) + (r >> s)``.
+    """
+    acc = np.asarray(acc, dtype=np.int64)
+    mult = np.asarray(mult, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    half = np.where(shift > 0, np.left_shift(np.int64(1), np.maximum(shift - 1, 0)), 0)
+    low = (acc & _MASK31) * mult + half
+    top = (acc >> 31) * mult + (low >> 31)
+    rest = low & _MASK31
+    big = top >> np.maximum(shift - 31, 0)
+    small = (np.left_shift(np.clip(top, -(1 << 31), 1 << 31), np.maximum(31 - shift, 0))
+             + (rest >> np.minimum(shift, 31)))
+    return np.where(shift >= 31, big, small)
+
+
+def qrange(bits: int, signed: bool) -> tuple[int, int]:
+    """Integer range of a ``bits``-bit value: ``[-2**(b-1), 2**(b-1) - 1]`` or ``[0, 2**b - 1]``."""
+    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
