@@ -44,8 +44,7 @@ class QuantizedBody(nn.Module):
     """A body's forward with fake quantizers; its children are the body's own (same names, so
     the state dict only gains ``quant.<layer>.{lo,hi,seen}``).
 
-    ``groups``/``output`` describe the integer graph; ``source_graph`` is the traced float
-    forward (without quantizers) over the same module names.
+    ``groups``/``output`` describe the integer graph over the same module names.
     """
 
     def __init__(self, body: nn.Module, bits: int, state: SubnetState, n_subnets: int,
@@ -54,12 +53,12 @@ class QuantizedBody(nn.Module):
         self.bits = check_bits(bits)
         object.__setattr__(self, "state", state)
         modules = dict(body.named_modules())
-        self.source_graph = trace(body, where=where)
-        self.groups, self.output = find_groups(self.source_graph, modules, where)
+        source = trace(body, where=where)
+        self.groups, self.output = find_groups(source, modules, where)
         for name, child in body.named_children():
             self.add_module(name, child)
         self.quant = nn.ModuleDict()
-        graph = copy.deepcopy(self.source_graph)
+        graph = copy.deepcopy(source)
         nodes = {n.name: n for n in graph.nodes}
         for group in self.groups:
             for role in ("conv", "linear"):
@@ -67,7 +66,7 @@ class QuantizedBody(nn.Module):
                     make_qat_layer(modules[group.modules[role]], bits)
             last = nodes[group.name]
             if group.op in ("conv", "linear"):
-                before_relu = nodes[group.nodes[-2 if group.relu else -1].name]
+                before_relu = nodes[group.nodes[-2 if group.relu else -1]]
                 node = self._insert(graph, before_relu, f"{group.name}__bias",
                                     self._bias_round(group, modules))
                 last = last if group.relu else node

@@ -62,7 +62,7 @@ class Group:
     name: str
     op: str
     inputs: tuple[str, ...]
-    nodes: list[fx.Node] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)  # fx node names, in order
     modules: dict[str, str] = field(default_factory=dict)  # role (conv/bn/linear/pool) -> target
     relu: bool = False
     signed: bool | None = None  # output sign of QUANT_OPS groups; None: decided by the range
@@ -160,7 +160,7 @@ def find_groups(graph: fx.Graph, modules: dict[str, nn.Module],
         if kind == "input" and any(g.op == "input" for g in groups):
             raise PimsimError(f"{where}: node {node.name!r}: only one input tensor is supported")
         inputs = tuple(alias[a.name] for a in (args if kind == "add" else args[:1]))
-        group = Group(node.name, kind, inputs, [node])
+        group = Group(node.name, kind, inputs, [node.name])
         if node.op == "call_module":
             group.modules["conv" if kind == "conv" else kind] = node.target
         last = node
@@ -168,12 +168,12 @@ def find_groups(graph: fx.Graph, modules: dict[str, nn.Module],
         if kind == "conv" and nxt is not None and _kind(nxt, modules) == "bn":
             group.modules["bn"] = nxt.target
             last = nxt
-            group.nodes.append(last)
+            group.nodes.append(last.name)
         nxt = _sole_user(last)
         if kind in ("conv", "linear", "add") and nxt is not None and _kind(nxt, modules) == "relu":
             group.relu, last = True, nxt
-            group.nodes.append(last)
-        absorbed.update(group.nodes)
+            group.nodes.append(last.name)
+        absorbed.update(n for n in graph.nodes if n.name in group.nodes)
         group.name = last.name
         if kind in QUANT_OPS:
             group.signed = None if kind == "input" else not group.relu
