@@ -250,3 +250,35 @@ def test_manifest_errors_name_file_and_field(tmp_path):
         IntGraph.load(manifest)
     with pytest.raises(PimsimError, match="cannot read"):
         IntGraph.load(tmp_path / "missing")
+
+
+# -- the command -------------------------------------------------------------------------------
+
+
+def test_quantize_command_exports_every_subnet(tmp_path, capsys):
+    import argparse
+
+    import pandas as pd
+
+    from pimsim.quantize.commands import register
+    from pimsim.train import save_checkpoint
+
+    torch.manual_seed(0)
+    model = DynamicNet("resnet20", 10, 1, [SubnetSpec.uniform(0.5), SubnetSpec.uniform(0.25)])
+    save_checkpoint(tmp_path / "model.pt", model, (8, 8), "digits")
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["quantize", "--checkpoint", str(tmp_path / "model.pt"),
+                              "--bits", "8", "--calib-batches", "1", "--out",
+                              str(tmp_path / "q")])
+    args.func(args)
+    table = pd.read_csv(tmp_path / "q" / "quantize.csv")
+    assert list(table.subnet) == ["w0.5", "w0.25"]
+    assert (table.agreement >= 0.995).all() and (table.max_logit_steps <= 1).all()
+    graph = IntGraph.load(tmp_path / "q" / "w0.25")
+    assert graph.bits == 8 and graph.input_shape == (1, 8, 8)
+    assert "w0.25" in capsys.readouterr().out
+    args = parser.parse_args(["quantize", "--checkpoint", str(tmp_path / "model.pt"),
+                              "--out", str(tmp_path / "r")])
+    with pytest.raises(PimsimError, match="--bits: required"):
+        args.func(args)

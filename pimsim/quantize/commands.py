@@ -1,0 +1,61 @@
+"""``pimsim quantize``: post-training calibration (or a QAT checkpoint's own ranges), integer
+export of every sub-net and a CSV of float vs fake-quantized vs integer top-1."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pimsim.errors import PimsimError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``quantize`` subcommand to the ``pimsim`` parser."""
+    p = subparsers.add_parser(
+        "quantize", help="integer export of every sub-net at 8 or 16 bits",
+        description="Quantize a checkpoint's sub-nets: a float checkpoint is calibrated "
+        "(min/max over --calib-batches training batches), a QAT checkpoint (pimsim train "
+        "--bits) keeps its learned ranges. Writes DIR/<subnet>.npz + DIR/<subnet>.json per "
+        "sub-net (format: pimsim/quantize/FORMAT.md) and DIR/quantize.csv comparing float, "
+        "fake-quantized and integer top-1.")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--bits", type=int, choices=(8, 16), default=None,
+                   help="8 or 16 (required for a float checkpoint)")
+    p.add_argument("--calib-batches", type=int, default=4,
+                   help="training batches of 64 images for calibration (default 4)")
+    p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
+    p.add_argument("--out", required=True, help="output directory")
+    p.set_defaults(func=_cmd_quantize)
+
+
+def _cmd_quantize(args: argparse.Namespace) -> None:
+    from pimsim.data import load_dataset
+    from pimsim.io import write_atomic
+    from pimsim.quantize.evaluate import calibrate_subnets, compare_subnets
+    from pimsim.quantize.qat import prepare_qat, quantization_bits
+    from pimsim.train import evaluate_subnets, load_checkpoint
+
+    model, meta = load_checkpoint(args.checkpoint)
+    data = load_dataset(meta.get("dataset", "digits"), args.data_dir)
+    have = quantization_bits(model)
+    if have is None:
+        if args.bits is None:
+            raise PimsimError(f"--bits: required: {args.checkpoint} holds a float model")
+        if args.calib_batches < 1:
+            raise PimsimError(f"--calib-batches: must be >= 1, got {args.calib_batches}")
+        float_top1 = dict(evaluate_subnets(model, data)[["subnet", "top1"]].values)
+        prepare_qat(model, args.bits)
+        calibrate_subnets(model, data, args.calib_batches)
+    else:
+        if args.bits not in (None, have):
+            raise PimsimError(f"--bits: {args.checkpoint} was trained at {have} bits, "
+                              f"not {args.bits}")
+        float_top1 = {s.name: float("nan") for s in model.subnets}
+    table, graphs = compare_subnets(model.eval(), data, float_top1)
+    out = Path(args.out)
+    for name, graph in graphs.items():
+        graph.meta["checkpoint"] = str(args.checkpoint)
+        graph.save(out / name)
+    write_atomic(out / "quantize.csv", lambda p: table.to_csv(p, index=False))
+    print(table.to_string(index=False, float_format="{:.4f}".format))
+    print(f"wrote {len(graphs)} integer sub-nets and quantize.csv to {out}/")

@@ -1,0 +1,56 @@
+"""Accuracy of every sub-net as float, fake-quantized and integer model, and their agreement."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import torch
+
+from pimsim.data import Dataset
+from pimsim.network import DynamicNet
+from pimsim.quantize.export import export_subnet_int
+from pimsim.quantize.intgraph import IntGraph
+from pimsim.quantize.qat import calibrate, quantization_bits
+
+
+def calibrate_subnets(model: DynamicNet, data: Dataset, batches: int = 4,
+                      batch_size: int = 64) -> None:
+    """Post-training calibration of every sub-net on the first ``batches`` training batches
+    (no augmentation, fixed order)."""
+    images = [data.train_x[i:i + batch_size]
+              for i in range(0, min(batches * batch_size, len(data.train_x)), batch_size)]
+    for spec in model.subnets:
+        model.set_subnet(spec)
+        calibrate(model, images)
+
+
+@torch.no_grad()
+def compare_subnets(model: DynamicNet, data: Dataset,
+                    float_top1: dict[str, float]) -> tuple[pd.DataFrame, dict[str, IntGraph]]:
+    """One row per sub-net of a quantized model: ``float_top1``, ``fakequant_top1`` and
+    ``int_top1`` (fractions), ``delta_points`` (integer minus float, in percentage points),
+    ``agreement`` (fraction of test images where integer and fake-quantized top-1 agree) and
+    ``max_logit_steps`` (largest logit difference, in output quantization steps). The
+    fake-quantized model runs in float64. Also returns each sub-net's ``IntGraph``."""
+    bits = quantization_bits(model)
+    reference = copy.deepcopy(model).double().eval()
+    x, labels = data.test_x, data.test_y.numpy()
+    rows, graphs = [], {}
+    for spec in model.subnets:
+        graph = export_subnet_int(model, spec, data.image_hw)
+        reference.set_subnet(spec)
+        fake = reference(x.double()).numpy()
+        q_int = np.concatenate([graph.run_int(graph.quantize_input(x[i:i + 512].numpy()))
+                                for i in range(0, len(x), 512)])
+        step = graph.layer(graph.output).out_scale
+        int_top1 = float((q_int.argmax(1) == labels).mean())
+        rows.append({"subnet": spec.name, "bits": bits, "float_top1": float_top1[spec.name],
+                     "fakequant_top1": float((fake.argmax(1) == labels).mean()),
+                     "int_top1": int_top1,
+                     "delta_points": 100 * (int_top1 - float_top1[spec.name]),
+                     "agreement": float((fake.argmax(1) == q_int.argmax(1)).mean()),
+                     "max_logit_steps": int(np.abs(np.rint(fake / step) - q_int).max())})
+        graphs[spec.name] = graph
+    return pd.DataFrame(rows), graphs
