@@ -23,7 +23,7 @@ from pimsim.network import DynamicNet, SubnetSpec
 from pimsim.quantize.fake_quant import bn_fold, folded_weight_scale, quantize_weight
 from pimsim.quantize.intgraph import IntGraph, IntLayer
 from pimsim.quantize.qat import QuantizedBody
-from pimsim.quantize.requant import MAX_SHIFT, MULT_BITS, quantize_multiplier
+from pimsim.quantize.requant import add_multipliers, quantize_multiplier
 from pimsim.quantize.trace import Group, find_groups, trace
 
 ActParams = dict[str, tuple[float, bool]]
@@ -97,10 +97,8 @@ def build_int_graph(groups: list[Group], output: str, modules: dict[str, nn.Modu
             if srcs[0].out_shape != srcs[1].out_shape:
                 raise PimsimError(f"{name}: layer {group.name!r}: adds shapes "
                                   f"{srcs[0].out_shape} and {srcs[1].out_shape}")
-            ratios = np.array([src.out_scale / out_scale for src in srcs])
-            shift = min(MAX_SHIFT, MULT_BITS - 1 - math.floor(math.log2(ratios.max())))
-            kw.update(multiplier=np.floor(np.ldexp(ratios, shift) + 0.5).astype(np.int64),
-                      shift=np.array([shift], dtype=np.int64))
+            mult, shift = add_multipliers(np.array([src.out_scale for src in srcs]), out_scale)
+            kw.update(multiplier=mult, shift=np.array([shift], dtype=np.int64))
             out_shape = in_shape
         elif group.op in ("maxpool", "avgpool"):
             pool = modules[group.modules[group.op]]

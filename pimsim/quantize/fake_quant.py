@@ -12,12 +12,13 @@ straight-through estimator, Bengio et al. 2013; Jacob et al., CVPR 2018).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pimsim.network.ops import SlimConv2d, SlimLinear, SubnetState, SwitchableBatchNorm2d
-from pimsim.quantize.requant import qrange, quantize_multiplier
+from pimsim.quantize.requant import add_multipliers, qrange, quantize_multiplier, requantize
 
 MIN_RANGE = 1e-8  # a range that never saw a non-zero value still gets a positive scale
 
@@ -177,29 +178,66 @@ class GridRound(nn.Module):
         return y + (torch.clamp(q, *source.qrange(index)).to(y.dtype) * scale - y).detach()
 
 
-class BiasRound(nn.Module):
-    """Replaces, in eval mode, the folded bias ``b`` of a conv(+BN) or linear layer by its value
-    on the accumulator grid, ``floor(b / s_acc + 1/2) * s_acc`` with ``s_acc = s_in * s_w * |c|``:
-    the integer export's bias, so that the fake-quantized model computes what the integer graph
-    computes. ``layer``, ``bn`` and the input quantizer ``source`` are owned elsewhere."""
+def _on_grid(y: Tensor, q: np.ndarray, scale: Tensor) -> Tensor:
+    """``q * scale`` forward, straight-through gradient to ``y``."""
+    return y + (torch.from_numpy(q).to(y.dtype) * scale - y).detach()
 
-    def __init__(self, layer: nn.Module, bn: nn.Module | None, source: ActQuant) -> None:
+
+class LayerRound(nn.Module):
+    """In eval mode, a conv(+BN) or linear layer's output as the integer layer computes it:
+    the accumulator ``acc = (y - b) / s_acc`` (``s_acc = s_in * s_w * |c|``, an integer up to
+    float rounding), ``requantize(acc + floor(b / s_acc + 1/2), M, shift)`` with
+    ``M * 2**-shift ~= s_acc / s_out``, on the grid of the layer's output quantizer ``target``
+    (unclamped: a following ReLU and ``target`` clamp). In training it passes ``y`` unchanged.
+    ``layer``, ``bn`` and the quantizers ``source`` (input) and ``target`` are owned elsewhere."""
+
+    def __init__(self, layer: nn.Module, bn: nn.Module | None, source: ActQuant,
+                 target: ActQuant) -> None:
         super().__init__()
-        object.__setattr__(self, "refs", (layer, bn, source))
+        object.__setattr__(self, "refs", (layer, bn, source, target))
 
     def forward(self, y: Tensor) -> Tensor:
-        layer, bn, source = self.refs
+        layer, bn, source, target = self.refs
         index = source.state.active
-        if self.training or source.calibrating or source.seen[index] == 0:
+        if self.training or target.calibrating or source.seen[index] == 0 \
+                or target.seen[index] == 0:
             return y
         weight = layer.active_weight() if hasattr(layer, "active_weight") else layer.weight
-        s_w = weight_scale(weight.to(y.dtype), layer.bits)
+        s_w = weight_scale(weight.detach().to(y.dtype), layer.bits)
         bias = None if layer.bias is None else layer.bias[:len(s_w)]
         norm = bn.bn[index] if isinstance(bn, SwitchableBatchNorm2d) else bn
         factor, b = bn_fold(len(s_w), bias, norm, y)
-        acc = source.scale(index).to(y.dtype) * folded_weight_scale(s_w, factor)
-        shift = round_half_up(b / acc) * acc - b
-        return y + shift.view((1, -1) + (1,) * (y.dim() - 2))
+        s_acc = source.scale(index).to(y.dtype) * folded_weight_scale(s_w, factor)
+        s_out = target.scale(index).to(y.dtype)
+        shape = (1, -1) + (1,) * (y.dim() - 2)
+        acc = torch.round((y.detach() - b.view(shape)) / s_acc.view(shape)).long() \
+            + round_half_up(b / s_acc).long().view(shape)
+        mult, shift = quantize_multiplier((s_acc / s_out).cpu().numpy())
+        q = requantize(acc.movedim(1, -1).cpu().numpy(), mult, shift)
+        return _on_grid(y, np.moveaxis(q, -1, 1), s_out)
+
+
+class AddRound(nn.Module):
+    """A residual addition; in eval mode computed as the integer add does:
+    ``requantize(q_a * M_a + q_b * M_b, 1, shift)`` on the grid of ``target``."""
+
+    def __init__(self, sources: tuple[ActQuant, ActQuant], target: ActQuant) -> None:
+        super().__init__()
+        object.__setattr__(self, "refs", (sources, target))
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        y = a + b
+        sources, target = self.refs
+        index = target.state.active
+        if self.training or target.calibrating or target.seen[index] == 0 \
+                or any(s.seen[index] == 0 for s in sources):
+            return y
+        scales = [s.scale(index).to(y.dtype) for s in sources]
+        s_out = target.scale(index).to(y.dtype)
+        mult, shift = add_multipliers(np.array([float(s) for s in scales]), float(s_out))
+        acc = sum(torch.round(v.detach() / s).long() * int(m)
+                  for v, s, m in zip((a, b), scales, mult, strict=True))
+        return _on_grid(y, requantize(acc.cpu().numpy(), 1, shift), s_out)
 
 
 class QatConv2d(nn.Conv2d):

@@ -24,8 +24,9 @@ from pimsim.network import DynamicNet
 from pimsim.network.ops import SubnetState
 from pimsim.quantize.fake_quant import (
     ActQuant,
-    BiasRound,
+    AddRound,
     GridRound,
+    LayerRound,
     act_scale,
     make_qat_layer,
 )
@@ -65,13 +66,22 @@ class QuantizedBody(nn.Module):
                 if role in group.modules:
                     make_qat_layer(modules[group.modules[role]], bits)
             last = nodes[group.name]
+            if group.op in QUANT_OPS:
+                target = ActQuant(bits, group.signed, n_subnets, state)
             if group.op in ("conv", "linear"):
                 before_relu = nodes[group.nodes[-2 if group.relu else -1]]
-                node = self._insert(graph, before_relu, f"{group.name}__bias",
-                                    self._bias_round(group, modules))
+                node = self._insert(graph, before_relu, f"{group.name}__round",
+                                    self._layer_round(group, modules, target))
                 last = last if group.relu else node
-            if group.op in QUANT_OPS:
-                module = ActQuant(bits, group.signed, n_subnets, state)
+            elif group.op == "add":
+                add = nodes[group.nodes[0]]
+                sources = tuple(self.quant[self.group(i).scale_from] for i in group.inputs)
+                self.quant[f"{group.name}__add"] = AddRound(sources, target)
+                with graph.inserting_after(add):
+                    node = graph.call_module(f"quant.{group.name}__add", add.args)
+                add.replace_all_uses_with(node)
+                graph.erase_node(add)
+                last = last if group.relu else node
             elif group.op == "avgpool":
                 pool = modules[group.modules["avgpool"]]
                 self.quant[group.name] = GridRound(pool, self.quant[group.scale_from])
@@ -79,10 +89,8 @@ class QuantizedBody(nn.Module):
                     node = graph.call_module(f"quant.{group.name}", (last.args[0],))
                 last.replace_all_uses_with(node)
                 graph.erase_node(last)
-                continue
-            else:
-                continue
-            self._insert(graph, last, group.name, module)
+            if group.op in QUANT_OPS:
+                self._insert(graph, last, group.name, target)
         graph.lint()
         object.__setattr__(self, "_forward", fx.GraphModule(self, graph))
 
@@ -95,11 +103,12 @@ class QuantizedBody(nn.Module):
         after.replace_all_uses_with(node, delete_user_cb=lambda user: user is not node)
         return node
 
-    def _bias_round(self, group: Group, modules: dict[str, nn.Module]) -> BiasRound:
+    def _layer_round(self, group: Group, modules: dict[str, nn.Module],
+                     target: ActQuant) -> LayerRound:
         source = self.quant[self.group(group.inputs[0]).scale_from]
         layer = modules[group.modules.get("conv") or group.modules["linear"]]
         bn = modules[group.modules["bn"]] if "bn" in group.modules else None
-        return BiasRound(layer, bn, source)
+        return LayerRound(layer, bn, source, target)
 
     def forward(self, x: Tensor) -> Tensor:
         return self._forward(x)

@@ -61,6 +61,14 @@ def requantize(acc: np.ndarray, mult: np.ndarray | int, shift: np.ndarray | int)
     return np.where(shift >= 31, big, small)
 
 
+def add_multipliers(in_scales: np.ndarray, out_scale: float) -> tuple[np.ndarray, int]:
+    """``(M_i, shift)`` aligning inputs of scales ``s_i`` to ``s_out`` with one shift:
+    ``M_i = floor(s_i / s_out * 2**shift + 1/2)``, the largest ``M_i`` below ``2**31``."""
+    ratios = np.asarray(in_scales, dtype=np.float64) / out_scale
+    shift = int(min(MAX_SHIFT, MULT_BITS - 1 - np.floor(np.log2(ratios.max()))))
+    return np.floor(np.ldexp(ratios, shift) + 0.5).astype(np.int64), shift
+
+
 def qrange(bits: int, signed: bool) -> tuple[int, int]:
     """Integer range of a ``bits``-bit value: ``[-2**(b-1), 2**(b-1) - 1]`` or ``[0, 2**b - 1]``."""
     return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
