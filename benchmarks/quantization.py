@@ -2,12 +2,12 @@
 
 Trains the float model jointly (the project's engine, uniform widths, 15 epochs), then for
 8 and 16 bits: post-training calibration (PTQ, min/max over 4 training batches of 64) and
-quantization-aware fine-tuning (QAT, 3 epochs at lr 0.005 from the float weights, ranges
+quantization-aware fine-tuning (QAT, 3 epochs at lr 0.001 from the float weights, ranges
 initialised by calibration). Prints float / fake-quantized / integer top-1 per sub-net, the
 integer-minus-float delta in points, and how often integer and fake-quantized predictions
 agree. Runs single-threaded (small tensors; immune to a busy second core): a few minutes.
 
-    .venv/bin/python benchmarks/quantization.py [--epochs 15] [--qat-epochs 3]
+    .venv/bin/python benchmarks/quantization.py [--epochs 15] [--qat-epochs 3] [--qat-lr 0.001]
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--qat-epochs", type=int, default=3)
+    parser.add_argument("--qat-lr", type=float, default=0.001)
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -56,7 +57,7 @@ def main() -> None:
         qat = prepare_qat(copy.deepcopy(model), bits)
         calibrate_subnets(qat, data)
         t0 = time.perf_counter()
-        train(qat, data, args.qat_epochs, 0.005, f"qat{bits}")
+        train(qat, data, args.qat_epochs, args.qat_lr, f"qat{bits}")
         print(f"QAT {bits}-bit fine-tuning: {time.perf_counter() - t0:.0f} s")
         tables.append(compare_subnets(qat.eval(), data, float_top1)[0].assign(method="QAT"))
     table = pd.concat(tables)[["method", "bits", "subnet", "float_top1", "fakequant_top1",

@@ -1,5 +1,15 @@
 """Quantization: 8/16-bit fake-quantized training and calibration, integer export of every
 sub-net (or of a user's own traced model), the integer reference executor and its file format.
+
+Modules: ``requant`` (integer multiplier/shift, exact rounding), ``fake_quant`` (straight-through
+quantizers, scale rules, BN folding), ``trace`` (torch.fx -> layer groups), ``qat``
+(``prepare_qat``, ``quantize_model``, ``calibrate``), ``export`` (-> ``IntGraph``), ``intgraph``
+and ``execute`` (the graph and its numpy int64 executor), ``manifest`` (``.npz`` + ``.json``,
+see ``FORMAT.md``), ``evaluate`` (float vs fake-quant vs integer), ``commands`` (CLI).
+
+Our sub-nets: ``prepare_qat(model, bits)``, train (or ``calibrate`` each sub-net), then
+``export_subnet_int(model, subnet, input_hw)``. A user's model: ``fq = quantize_model(model,
+bits)``, ``calibrate(fq, batches)``, ``export_quantized(fq, input_shape)``.
 """
 
 from pimsim.quantize.export import build_int_graph, export_quantized, export_subnet_int

@@ -180,7 +180,7 @@ class GridRound(nn.Module):
 
 def _on_grid(y: Tensor, q: np.ndarray, scale: Tensor) -> Tensor:
     """``q * scale`` forward, straight-through gradient to ``y``."""
-    return y + (torch.from_numpy(q).to(y.dtype) * scale - y).detach()
+    return y + (torch.from_numpy(q).to(y.device, y.dtype) * scale - y).detach()
 
 
 class LayerRound(nn.Module):

@@ -3,12 +3,13 @@ calibration of a ``DynamicNet`` or of a user's own plain model.
 
 The model's forward is traced (``pimsim.quantize.trace``) and re-emitted with an ``ActQuant``
 after every group that defines a new scale (input, conv(+BN)(+ReLU), linear(+ReLU),
-add(+ReLU)) and a ``GridRound`` after every average pool; convolution and linear layers switch
-in place to fake-quantized-weight subclasses. So the fake-quantized forward quantizes exactly
-where the integer graph does, with the same rounding, and its quantizers are named after the
-integer graph's layers. Each quantizer keeps one range per sub-net, indexed by the shared
-``SubnetState.active``.
-"""
+add(+ReLU)); convolution and linear layers switch in place to fake-quantized-weight
+subclasses. In eval mode, ``LayerRound``, ``AddRound`` and ``GridRound`` make each layer output,
+residual addition and average pool take exactly the integer graph's value (same folded bias,
+multiplier, shift and rounding), so the fake-quantized model and the integer executor agree
+bit for bit; in training they pass the float value (straight-through). Quantizers are named
+after the integer graph's layers and keep one range per sub-net, indexed by the shared
+``SubnetState.active``."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ def requantize(acc: np.ndarray, mult: np.ndarray | int, shift: np.ndarray | int)
     Derivation: ``acc = hi * 2**31 + lo`` with ``0 <= lo < 2**31``; ``low = lo * M + half``
     (< 2**63); ``top = hi * M + (low >> 31)``; ``acc * M + half = top * 2**31 + (low & mask)``,
     and ``floor((top * 2**31 + r) / 2**s)`` is ``top >> (s - 31)`` for ``s >= 31`` (as
-    ``0 <= r < 2**31``), else ``top * 2**(31 - s) + (r >> s)``.
+    ``0 <= r < 2**31``), else ``top * 2**(31 - s) + (r >> s)`` (saturated when ``|top| > 2**31``).
     """
     acc = np.asarray(acc, dtype=np.int64)
     mult = np.asarray(mult, dtype=np.int64)
@@ -58,6 +58,7 @@ def requantize(acc: np.ndarray, mult: np.ndarray | int, shift: np.ndarray | int)
     big = top >> np.maximum(shift - 31, 0)
     small = (np.left_shift(np.clip(top, -(1 << 31), 1 << 31), np.maximum(31 - shift, 0))
              + (rest >> np.minimum(shift, 31)))
+    small = np.where(np.abs(top) > (1 << 31), np.sign(top) << 32, small)  # saturate
     return np.where(shift >= 31, big, small)
 
 

@@ -11,7 +11,6 @@ or with quantizers gives the same names. Anything else raises ``PimsimError`` na
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -20,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pimsim.errors import PimsimError
-from pimsim.network.ops import SlimConv2d, SlimLinear, SwitchableBatchNorm2d
+from pimsim.network.ops import SwitchableBatchNorm2d
 
 SUPPORTED = ("Conv2d, Linear, BatchNorm2d after a Conv2d, ReLU, MaxPool2d, AvgPool2d, "
              "AdaptiveAvgPool2d(1), Flatten, Identity, Dropout and tensor additions")
@@ -36,20 +35,19 @@ _METHOD_KINDS = {"add": "add", "relu": "relu", "flatten": "flatten"}
 
 
 class _Tracer(fx.Tracer):
-    """Keeps our slim layers and any ``leaf_types`` as single nodes."""
+    """Keeps convolution and linear layers (plain, slim or fake-quantized subclasses) and
+    switchable BatchNorm as single nodes."""
 
-    def __init__(self, leaf_types: Sequence[type]) -> None:
-        super().__init__()
-        self.leaf_types = (SlimConv2d, SlimLinear, SwitchableBatchNorm2d, *leaf_types)
+    LEAVES = (nn.Conv2d, nn.Linear, SwitchableBatchNorm2d)
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, self.leaf_types) or super().is_leaf_module(m, qualname)
+        return isinstance(m, self.LEAVES) or super().is_leaf_module(m, qualname)
 
 
-def trace(model: nn.Module, leaf_types: Sequence[type] = (), where: str = "model") -> fx.Graph:
-    """The fx graph of ``model.forward`` (slim and ``nn.Conv2d``/``nn.Linear`` layers as leaves)."""
+def trace(model: nn.Module, where: str = "model") -> fx.Graph:
+    """The fx graph of ``model.forward``; ``PimsimError`` if torch.fx cannot trace it."""
     try:
-        return _Tracer((nn.Conv2d, nn.Linear, *leaf_types)).trace(model)
+        return _Tracer().trace(model)
     except (fx.proxy.TraceError, TypeError, RuntimeError, NotImplementedError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PimsimError(f"{where}: cannot be traced with torch.fx ({first})") from None
