@@ -282,3 +282,19 @@ def test_quantize_command_exports_every_subnet(tmp_path, capsys):
                               "--out", str(tmp_path / "r")])
     with pytest.raises(PimsimError, match="--bits: required"):
         args.func(args)
+
+
+def test_subnets_registered_after_prepare_get_their_own_ranges():
+    torch.manual_seed(0)
+    model = prepare_qat(DynamicNet("resnet20", 10, 1, [SubnetSpec.uniform(1.0)]), 8)
+    model.register_subnet(SubnetSpec.uniform(0.25))
+    model.train()
+    for spec in model.subnets:
+        model.set_subnet(spec)
+        model(torch.rand(8, 1, 8, 8))
+    state = model.state_dict()
+    assert state["body.quant.x.seen"].tolist() == [1.0, 1.0]
+    again = prepare_qat(DynamicNet("resnet20", 10, 1, [SubnetSpec.uniform(1.0)]), 8)
+    again.register_subnet(SubnetSpec.uniform(0.25))
+    again.load_state_dict(state)
+    assert torch.equal(again.body.quant["relu"].hi, model.body.quant["relu"].hi)
