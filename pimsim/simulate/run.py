@@ -111,25 +111,11 @@ def _cost_only_family(cfg: SimulateConfig) -> dict[str, list[GemmLayer]]:
 
 
 def _checkpoint_family(cfg: SimulateConfig, params: DeviceParams, mapping: ChipMapping):
-    from pimsim.data import load_dataset
     from pimsim.quantize import export_subnet_int
-    from pimsim.quantize.evaluate import calibrate_subnets
-    from pimsim.quantize.qat import prepare_qat, quantization_bits
-    from pimsim.train import load_checkpoint
+    from pimsim.simulate.quantized import load_quantized
 
-    model, meta = load_checkpoint(cfg.checkpoint)
+    model, data = load_quantized(cfg.checkpoint, cfg.bits, cfg.data_dir, cfg.calib_batches)
     specs = _select(model, cfg.subnets)
-    data = load_dataset(meta.get("dataset", "digits"), cfg.data_dir)
-    have = quantization_bits(model)
-    if have is None:
-        if cfg.bits is None:
-            raise PimsimError(f"--bits: required: {cfg.checkpoint} holds a float model "
-                              "(8 or 16 for post-training calibration)")
-        prepare_qat(model, cfg.bits)
-        calibrate_subnets(model, data, cfg.calib_batches)
-    elif cfg.bits not in (None, have):
-        raise PimsimError(f"--bits: {cfg.checkpoint} was trained at {have} bits, not {cfg.bits}")
-    model.eval()
     n = len(data.test_y) if cfg.limit is None else min(cfg.limit, len(data.test_y))
     images, labels = data.test_x[:n].numpy(), data.test_y[:n].numpy()
     family, accuracy = {}, {}

@@ -1,0 +1,49 @@
+"""A checkpoint's sub-nets as integer graphs at given bits (QAT ranges or calibration)."""
+
+from __future__ import annotations
+
+from pimsim.data import Dataset, load_dataset
+from pimsim.errors import PimsimError
+from pimsim.mapper import GemmLayer
+from pimsim.network import DynamicNet
+
+
+def load_quantized(checkpoint: str, bits: int | None, data_dir: str | None,
+                   calib_batches: int) -> tuple[DynamicNet, Dataset]:
+    """The checkpoint's model, fake-quantized at ``bits``: its own QAT ranges when it was
+    trained at ``bits`` (``bits=None`` accepts them), else post-training calibration of every
+    sub-net on ``calib_batches`` training batches; and its data set."""
+    from pimsim.quantize.evaluate import calibrate_subnets
+    from pimsim.quantize.qat import prepare_qat, quantization_bits
+    from pimsim.train import load_checkpoint
+
+    model, meta = load_checkpoint(checkpoint)
+    data = load_dataset(meta.get("dataset", "digits"), data_dir)
+    have = quantization_bits(model)
+    if have is None:
+        if bits is None:
+            raise PimsimError(f"--bits: required: {checkpoint} holds a float model "
+                              "(8 or 16 for post-training calibration)")
+        prepare_qat(model, bits)
+        calibrate_subnets(model, data, calib_batches)
+    elif bits not in (None, have):
+        raise PimsimError(f"--bits: {checkpoint} was trained at {have} bits, not {bits}")
+    return model.eval(), data
+
+
+def quantized_family(checkpoint: str, bits: int, data_dir: str | None, calib_batches: int,
+                     limit: int | None) -> tuple[dict[str, list[GemmLayer]], dict[str, float]]:
+    """Every sub-net's weight layers at ``bits`` and its integer top-1 on the test set (the
+    first ``limit`` images)."""
+    from pimsim.quantize import export_subnet_int
+    from pimsim.simulate.layers import layers_from_graph
+
+    model, data = load_quantized(checkpoint, bits, data_dir, calib_batches)
+    n = len(data.test_y) if limit is None else min(limit, len(data.test_y))
+    images, labels = data.test_x[:n].numpy(), data.test_y[:n].numpy()
+    family, top1 = {}, {}
+    for spec in model.subnets:
+        graph = export_subnet_int(model, spec, data.image_hw)
+        family[spec.name] = layers_from_graph(graph)
+        top1[spec.name] = float((graph.run(images).argmax(1) == labels).mean())
+    return family, top1
