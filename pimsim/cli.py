@@ -87,6 +87,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="single-path: 0-based epochs at which each sub-net is fixed")
     p.add_argument("--mask-update-until", type=float, default=0.5,
                    help="ast: fraction of epochs during which masks follow magnitudes")
+    p.add_argument("--bits", type=int, choices=(8, 16),
+                   help="quantization-aware training at 8 or 16 bits (fake quantizers with "
+                   "per-sub-net ranges); default: float")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--out", required=True, help="run directory")
@@ -105,7 +108,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
                       kd_weight=args.kd_weight, kd_temperature=args.kd_temperature,
                       subnets_per_step=args.subnets_per_step, sparse_epochs=args.sparse_epochs,
                       sparsity_weight=args.sparsity_weight, fix_epochs=args.fix_epochs,
-                      mask_update_until=args.mask_update_until, seed=args.seed,
+                      mask_update_until=args.mask_update_until, bits=args.bits,
+                      seed=args.seed,
                       device=_device(args.device))
     run_training(cfg, args.out, resume=args.resume, quiet=args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 writes and reports

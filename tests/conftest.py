@@ -13,3 +13,7 @@ def randomize_batchnorm(model: torch.nn.Module, seed: int = 0) -> None:
                 m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
                 m.weight.copy_(torch.rand(n, generator=g) + 0.5)
                 m.bias.copy_(torch.randn(n, generator=g) * 0.1)
+
+
+# Tiny tensors: one thread is faster and immune to another process holding a core.
+torch.set_num_threads(1)

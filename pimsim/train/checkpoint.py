@@ -3,7 +3,8 @@
 Layout (``format: pimsim.checkpoint``, ``version: 1``): ``arch``, ``num_classes``,
 ``in_channels``, ``input_hw``, ``dataset``, ``subnets`` (spec dicts, registration order),
 ``state_dict`` (the DynamicNet's, one BatchNorm per sub-net), ``masks`` (per sparse sub-net,
-per layer, a 0/1 weight mask) and free-form ``meta``.
+per layer, a 0/1 weight mask), ``bits`` (8 or 16 for a quantization-aware model, whose
+state holds each sub-net's activation ranges; else None) and free-form ``meta``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ FORMAT, VERSION = "pimsim.checkpoint", 1
 def save_checkpoint(path: str | Path, model: DynamicNet, input_hw: tuple[int, int],
                     dataset: str, meta: dict[str, Any] | None = None) -> None:
     """Write ``model`` and its sub-nets to ``path`` atomically."""
+    from pimsim.quantize import quantization_bits
+
     data = {
+        "bits": quantization_bits(model),
         "format": FORMAT, "version": VERSION, "arch": model.arch,
         "num_classes": model.num_classes, "in_channels": model.in_channels,
         "input_hw": list(input_hw), "dataset": dataset,
@@ -56,6 +60,10 @@ def load_checkpoint(path: str | Path) -> tuple[DynamicNet, dict[str, Any]]:
              for i, s in enumerate(data["subnets"])]
     try:
         model = DynamicNet(data["arch"], data["num_classes"], data["in_channels"], specs)
+        if data.get("bits") is not None:
+            from pimsim.quantize import prepare_qat
+
+            prepare_qat(model, data["bits"])
     except PimsimError as exc:
         raise PimsimError(f"{path}: {exc}") from None
     result = model.load_state_dict(data["state_dict"], strict=False)

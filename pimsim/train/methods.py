@@ -83,8 +83,15 @@ def bn_scale_importance(model: DynamicNet, subnet: int = 0) -> list[torch.Tensor
 
 
 def _fresh_model(cfg: dict[str, Any], data, specs: list[SubnetSpec]) -> DynamicNet:
+    """A new model (seeded); fake-quantized at ``cfg["bits"]`` for quantization-aware
+    training."""
     torch.manual_seed(cfg["seed"])
-    return DynamicNet(cfg["arch"], data.num_classes, data.in_channels, specs)
+    model = DynamicNet(cfg["arch"], data.num_classes, data.in_channels, specs)
+    if cfg.get("bits"):
+        from pimsim.quantize import prepare_qat
+
+        prepare_qat(model, cfg["bits"])
+    return model
 
 
 def _reset_active_slices(model: DynamicNet) -> None:

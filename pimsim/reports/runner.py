@@ -1,0 +1,46 @@
+"""``DynamicRunner``: switch sub-nets at run time as the latency or energy budget changes."""
+
+from __future__ import annotations
+
+import pandas as pd
+from torch import Tensor
+
+from pimsim.errors import PimsimError
+from pimsim.network import DynamicNet
+from pimsim.reports.pareto import select_within_budget
+
+
+class DynamicRunner:
+    """Runs ``model`` in the most accurate sub-net that fits the current budget.
+
+    ``table`` has one row per sub-net with ``subnet``, an accuracy column (``top1``) and the
+    cost columns budgets refer to (``median_ms`` measured by ``pimsim latency``,
+    ``energy_per_image_uj`` simulated by ``pimsim simulate``). Switching is
+    ``model.set_subnet``: no weight is copied or reloaded.
+    """
+
+    COSTS = {"latency_ms": "median_ms", "energy_uj": "energy_per_image_uj"}
+
+    def __init__(self, model: DynamicNet, table: pd.DataFrame, accuracy: str = "top1") -> None:
+        missing = {n for n in table.subnet} - {s.name for s in model.subnets}
+        if missing:
+            raise PimsimError(f"table: sub-net {sorted(missing)[0]!r} is not in the model")
+        self.model, self.table, self.accuracy = model, table, accuracy
+        self.model.eval()
+
+    def set_budget(self, latency_ms: float | None = None, energy_uj: float | None = None) -> str:
+        """Switch to the most accurate sub-net within every given budget; returns its name."""
+        table = self.table
+        budgets = {"latency_ms": latency_ms, "energy_uj": energy_uj}
+        given = {k: v for k, v in budgets.items() if v is not None}
+        if not given:
+            raise PimsimError("budget: give latency_ms or energy_uj")
+        for key, value in list(given.items())[:-1]:
+            table = table[table[self.COSTS[key]] <= value]
+        key, value = list(given.items())[-1]
+        row = select_within_budget(table, value, self.COSTS[key], self.accuracy)
+        self.model.set_subnet(row.subnet)
+        return str(row.subnet)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.model(x)
