@@ -12,7 +12,8 @@ def load_quantized(checkpoint: str, bits: int | None, data_dir: str | None,
                    calib_batches: int) -> tuple[DynamicNet, Dataset]:
     """The checkpoint's model, fake-quantized at ``bits``: its own QAT ranges when it was
     trained at ``bits`` (``bits=None`` accepts them), else post-training calibration of every
-    sub-net on ``calib_batches`` training batches; and its data set."""
+    sub-net on ``calib_batches`` training batches (a QAT model asked for other bits keeps its
+    weights and is calibrated anew); and its data set."""
     from pimsim.quantize.evaluate import calibrate_subnets
     from pimsim.quantize.qat import prepare_qat, quantization_bits
     from pimsim.train import load_checkpoint
@@ -20,15 +21,26 @@ def load_quantized(checkpoint: str, bits: int | None, data_dir: str | None,
     model, meta = load_checkpoint(checkpoint)
     data = load_dataset(meta.get("dataset", "digits"), data_dir)
     have = quantization_bits(model)
-    if have is None:
-        if bits is None:
-            raise PimsimError(f"--bits: required: {checkpoint} holds a float model "
-                              "(8 or 16 for post-training calibration)")
+    if have is None and bits is None:
+        raise PimsimError(f"--bits: required: {checkpoint} holds a float model "
+                          "(8 or 16 for post-training calibration)")
+    if bits not in (None, have):
+        if have is not None:
+            model = _float_copy(model)
         prepare_qat(model, bits)
         calibrate_subnets(model, data, calib_batches)
-    elif bits not in (None, have):
-        raise PimsimError(f"--bits: {checkpoint} was trained at {have} bits, not {bits}")
     return model.eval(), data
+
+
+def _float_copy(model: DynamicNet) -> DynamicNet:
+    """The same weights, BatchNorms and masks without the fake quantizers."""
+    plain = DynamicNet(model.arch, model.num_classes, model.in_channels, model.subnets)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("body.quant.")}
+    plain.load_state_dict(state)
+    for spec in model.subnets:
+        if masks := model.weight_masks(spec):
+            plain.set_weight_masks(spec, masks)
+    return plain
 
 
 def quantized_family(checkpoint: str, bits: int, data_dir: str | None, calib_batches: int,

@@ -147,9 +147,13 @@ def _check_events(graph, layers: list[GemmLayer], events, images: int, rows: int
                                "(a pimsim bug; please report it)")
 
 
+OUTPUTS = ("subnets.csv", "layers.csv", "config.json", "summary.md")
+
+
 def write_simulation(sim: Simulation, out_dir: str | Path) -> Path:
     """Write ``subnets.csv``, ``layers.csv``, ``summary.md`` and ``config.json`` into
-    ``out_dir``, complete or not at all (built in a temporary folder, then renamed)."""
+    ``out_dir``: all four are built in a temporary folder beside it, then each is renamed into
+    place, so a failure leaves no partial file and no new folder."""
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -158,12 +162,11 @@ def write_simulation(sim: Simulation, out_dir: str | Path) -> Path:
         sim.layers.to_csv(tmp / "layers.csv", index=False)
         (tmp / "config.json").write_text(json.dumps(sim.config, indent=2, sort_keys=True))
         (tmp / "summary.md").write_text(summary_markdown(sim))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
+        out.mkdir(exist_ok=True)
+        for name in OUTPUTS:
+            (tmp / name).replace(out / name)
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
