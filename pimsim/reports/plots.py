@@ -65,7 +65,7 @@ def plot_tradeoff(table: pd.DataFrame, x: str, xlabel: str, y: str, ylabel: str,
     """Scatter of every series; the non-dominated points (min x, max y) joined and labelled."""
     table = table[table[x].notna()]
     front = pareto_mask(table[x].values, table[y].values)
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for label, group in _series(table):
         ax.scatter(group[x], group[y], s=18, alpha=0.6, label=label or "sub-nets")
     best = table[front].sort_values(x)
@@ -80,7 +80,7 @@ def plot_tradeoff(table: pd.DataFrame, x: str, xlabel: str, y: str, ylabel: str,
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return _save(fig, out, name)
 
 
