@@ -12,6 +12,7 @@ formed exactly in int64 by splitting ``acc`` into 31-bit halves.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
 from pimsim.errors import PimsimError
 
@@ -46,20 +47,30 @@ def requantize(acc: np.ndarray, mult: np.ndarray | int, shift: np.ndarray | int)
     Derivation: ``acc = hi * 2**31 + lo`` with ``0 <= lo < 2**31``; ``low = lo * M + half``
     (< 2**63); ``top = hi * M + (low >> 31)``; ``acc * M + half = top * 2**31 + (low & mask)``,
     and ``floor((top * 2**31 + r) / 2**s)`` is ``top >> (s - 31)`` for ``s >= 31`` (as
-    ``0 <= r < 2**31``), else ``top * 2**(31 - s) + (r >> s)`` (saturated when ``|top| > 2**31``).
+    ``0 <= r < 2**31``), else ``top * 2**(31 - s) + (r >> s)``. Computed by a numba kernel.
     """
-    acc = np.asarray(acc, dtype=np.int64)
-    mult = np.asarray(mult, dtype=np.int64)
-    shift = np.asarray(shift, dtype=np.int64)
-    half = np.where(shift > 0, np.left_shift(np.int64(1), np.maximum(shift - 1, 0)), 0)
-    low = (acc & _MASK31) * mult + half
-    top = (acc >> 31) * mult + (low >> 31)
-    rest = low & _MASK31
-    big = top >> np.maximum(shift - 31, 0)
-    small = (np.left_shift(np.clip(top, -(1 << 31), 1 << 31), np.maximum(31 - shift, 0))
-             + (rest >> np.minimum(shift, 31)))
-    small = np.where(np.abs(top) > (1 << 31), np.sign(top) << 32, small)  # saturate
-    return np.where(shift >= 31, big, small)
+    acc, mult, shift = np.broadcast_arrays(np.asarray(acc, dtype=np.int64),
+                                           np.asarray(mult, dtype=np.int64),
+                                           np.asarray(shift, dtype=np.int64))
+    out = np.empty(acc.shape, dtype=np.int64)
+    _requantize_flat(np.ascontiguousarray(acc).reshape(-1), np.ascontiguousarray(mult).reshape(-1),
+                     np.ascontiguousarray(shift).reshape(-1), out.reshape(-1))
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _requantize_flat(acc, mult, shift, out):  # pragma: no cover - compiled
+    for i in prange(acc.size):
+        a, m, s = acc[i], mult[i], shift[i]
+        half = (np.int64(1) << (s - 1)) if s > 0 else np.int64(0)
+        low = (a & _MASK31) * m + half
+        top = (a >> 31) * m + (low >> 31)
+        if s >= 31:
+            out[i] = top >> (s - 31)
+        else:
+            # saturate: |top| <= 2**31 (+1 below) keeps |result| >= 2**32 and within int64
+            top = min(max(top, -(np.int64(1) << 31) - 1), np.int64(1) << 31)
+            out[i] = (top << (31 - s)) + ((low & _MASK31) >> s)
 
 
 def add_multipliers(in_scales: np.ndarray, out_scale: float) -> tuple[np.ndarray, int]:
