@@ -16,9 +16,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from pimsim.errors import PimsimError
+from pimsim.paramfile import build_group, check_value, load_yaml
 
 if TYPE_CHECKING:
     from pimsim.device.physics import DerivedCosts
@@ -33,7 +32,7 @@ class _Group:
 
     def validate(self, where: str, group: str) -> None:
         for f in fields(self):  # type: ignore[arg-type]
-            _check_value(where, f"{group}.{f.name}", f.type, getattr(self, f.name))
+            check_value(where, f"{group}.{f.name}", f.type, getattr(self, f.name))
 
 
 @dataclass(frozen=True)
@@ -171,61 +170,6 @@ class DeviceParams:
         check_margin(self, "read")
 
 
-def _check_value(where: str, key: str, annotation: Any, value: Any) -> None:
-    kind = str(annotation)
-    if value is None:
-        if "None" in kind:
-            return
-        raise PimsimError(f"{where}: {key}: missing")
-    if kind.startswith("bool"):
-        if not isinstance(value, bool):
-            raise PimsimError(f"{where}: {key}: must be true or false, got {value!r}")
-        return
-    if kind.startswith("int"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise PimsimError(f"{where}: {key}: must be an integer, got {value!r}")
-    elif isinstance(value, bool) or not isinstance(value, int | float):
-        raise PimsimError(f"{where}: {key}: must be a number, got {value!r}")
-    if not value > 0:
-        raise PimsimError(f"{where}: {key}: must be > 0, got {value}")
-    if key.endswith("_frac") and not value < 1:
-        raise PimsimError(f"{where}: {key}: must be < 1 (a fraction), got {value}")
-
-
-def _read_leaf(where: str, key: str, leaf: Any) -> tuple[Any, str]:
-    if not isinstance(leaf, Mapping) or "value" not in leaf:
-        raise PimsimError(
-            f"{where}: {key}: must be a mapping {{value, source|assumption}}, got {leaf!r}"
-        )
-    extra = set(leaf) - {"value", "source", "assumption"}
-    if extra:
-        raise PimsimError(f"{where}: {key}.{sorted(extra)[0]}: unknown key (a typo?)")
-    notes = [k for k in ("source", "assumption") if k in leaf]
-    if len(notes) != 1 or not isinstance(leaf[notes[0]], str) or not leaf[notes[0]].strip():
-        raise PimsimError(f"{where}: {key}: needs exactly one non-empty 'source' or 'assumption'")
-    return leaf["value"], f"{notes[0]}: {leaf[notes[0]]}"
-
-
-def _build_group(where: str, group: str, raw: Any, notes: dict[str, str]) -> _Group:
-    cls = _GROUPS[group]
-    if not isinstance(raw, Mapping):
-        raise PimsimError(f"{where}: {group}: must be a mapping, got {raw!r}")
-    known = {f.name: f for f in fields(cls)}
-    for key in raw:
-        if key not in known:
-            raise PimsimError(
-                f"{where}: {group}.{key}: unknown key (a typo?); known: {', '.join(known)}"
-            )
-    values = {}
-    for name, f in known.items():
-        if name not in raw:
-            if f.default is dataclasses.MISSING:
-                raise PimsimError(f"{where}: {group}.{name}: missing")
-            continue
-        values[name], notes[f"{group}.{name}"] = _read_leaf(where, f"{group}.{name}", raw[name])
-    return cls(**values)
-
-
 def parse_device_params(raw: Any, where: str) -> DeviceParams:
     """Build and validate :class:`DeviceParams` from a parsed YAML mapping."""
     if not isinstance(raw, Mapping):
@@ -241,7 +185,7 @@ def parse_device_params(raw: Any, where: str) -> DeviceParams:
         if key in raw and not isinstance(raw[key], str):
             raise PimsimError(f"{where}: {key}: must be a string, got {raw[key]!r}")
     notes: dict[str, str] = {}
-    groups = {g: _build_group(where, g, raw[g], notes) for g in _GROUPS if g in raw}
+    groups = {g: build_group(where, g, _GROUPS[g], raw[g], notes) for g in _GROUPS if g in raw}
     params = DeviceParams(
         name=raw["name"],
         technology=raw["technology"],
@@ -274,13 +218,7 @@ def load_device_params(path_or_name: str | Path = DEFAULT_PRESET) -> DeviceParam
     is_name = not text.endswith((".yaml", ".yml")) and "/" not in text
     path = preset_path(text) if is_name else Path(path_or_name)
     where = f"{PRESETS_DIR.name}/{path.name}" if is_name else str(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise PimsimError(f"{where}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise PimsimError(f"{where}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    return parse_device_params(raw, where)
+    return parse_device_params(load_yaml(path, where), where)
 
 
 def with_overrides(params: DeviceParams, overrides: Mapping[str, Any]) -> DeviceParams:
