@@ -4,8 +4,10 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 
 from pimsim.cli import main
+from pimsim.mapper.chip import MAPPINGS_DIR
 from pimsim.simulate import SimulateConfig, simulate, write_simulation
 from pimsim.train import TrainConfig, run_training
 
@@ -67,11 +69,11 @@ def test_cost_only_imagenet_family(tmp_path):
 def test_bad_input_one_line_no_output(checkpoint, tmp_path, capsys, argv, message):
     import torch
 
+    raw = yaml.safe_load((MAPPINGS_DIR / "default.yaml").read_text())
+    for key in ("banks", "mats_per_bank", "subarrays_per_mat"):
+        raw["chip"][key]["value"] = 1  # a one-sub-array chip
     tiny = tmp_path / "tiny.yaml"
-    tiny.write_text((__import__("pimsim.mapper.chip", fromlist=["x"]).MAPPINGS_DIR
-                     / "default.yaml").read_text().replace("value: 8\n", "value: 1\n", 1)
-                    .replace("value: 16\n", "value: 1\n", 1).replace("value: 32\n",
-                                                                      "value: 1\n", 1))
+    tiny.write_text(yaml.safe_dump(raw))
     other = torch.load(checkpoint, weights_only=True)
     other["arch"] = "resnet32"
     torch.save(other, tmp_path / "other.pt")
