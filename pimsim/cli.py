@@ -12,34 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pimsim import __version__
+from pimsim.cliargs import comma_list, fractions, positive_int
 from pimsim.errors import PimsimError
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _floats(flag: str):
-    def parse(text: str) -> list[float]:
-        try:
-            return [float(v) for v in text.split(",")]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of numbers") from None
-    parse.__name__ = flag
-    return parse
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of integers") from None
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -61,29 +35,33 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help=f"network family: {', '.join(ARCHS)} (default resnet20)")
     p.add_argument("--dataset", default="digits", help="digits (default), cifar10 or synthetic")
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
+    p.add_argument("--input-size", type=positive_int, default=224,
+                   help="synthetic data: image size (default 224)")
+    p.add_argument("--num-classes", type=positive_int, default=1000,
+                   help="synthetic data: classes (default 1000)")
     targets = p.add_mutually_exclusive_group()
-    targets.add_argument("--budgets", type=_floats("--budgets"),
+    targets.add_argument("--budgets", type=fractions,
                          help="targets as fractions of the full model's MACs, e.g. "
                          "0.25,0.5,0.75,1.0 (ast: weight densities)")
-    targets.add_argument("--widths", type=_floats("--widths"),
+    targets.add_argument("--widths", type=fractions,
                          help="uniform width ratios (uniform, individual)")
     targets.add_argument("--specs", dest="specs_file",
                          help="YAML/JSON file of explicit sub-net specs")
-    p.add_argument("--epochs", type=_positive_int, default=15)
-    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--epochs", type=positive_int, default=15)
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--kd-weight", type=float, default=1.0,
                    help="weight of the distillation loss for the smaller sub-nets (0..1)")
     p.add_argument("--kd-temperature", type=float, default=1.0)
-    p.add_argument("--subnets-per-step", type=_positive_int,
+    p.add_argument("--subnets-per-step", type=positive_int,
                    help="sandwich rule: sub-nets trained per step (largest, smallest, rest "
                    "random; default 4, single-path 2: the largest and one at random)")
-    p.add_argument("--sparse-epochs", type=_positive_int,
+    p.add_argument("--sparse-epochs", type=positive_int,
                    help="multi-path: epochs of each sparsity retrain (default epochs/3)")
     p.add_argument("--sparsity-weight", type=float, default=1e-4,
                    help="multi-path: L1 weight on BatchNorm scales")
-    p.add_argument("--fix-epochs", type=_ints,
+    p.add_argument("--fix-epochs", type=comma_list(int, "integer"),
                    help="single-path: 0-based epochs at which each sub-net is fixed")
     p.add_argument("--mask-update-until", type=float, default=0.5,
                    help="ast: fraction of epochs during which masks follow magnitudes")
@@ -102,7 +80,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from pimsim.train import TrainConfig, run_training
 
     cfg = TrainConfig(method=args.method, arch=args.model, dataset=args.dataset,
-                      data_dir=args.data_dir, budgets=args.budgets, widths=args.widths,
+                      data_dir=args.data_dir, input_size=args.input_size,
+                      num_classes=args.num_classes, budgets=args.budgets, widths=args.widths,
                       specs_file=args.specs_file, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                       kd_weight=args.kd_weight, kd_temperature=args.kd_temperature,
@@ -132,23 +111,23 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                        "test split; writes one CSV row per sub-net.")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
-    p.add_argument("--limit", type=_positive_int, help="evaluate the first N test images only")
+    p.add_argument("--limit", type=positive_int, help="evaluate the first N test images only")
     p.add_argument("--specs", help="YAML/JSON file of extra sub-net specs to evaluate after "
                    "BatchNorm re-calibration")
-    p.add_argument("--recalibrate-batches", type=_positive_int, default=50,
+    p.add_argument("--recalibrate-batches", type=positive_int, default=50,
                    help="training batches for BatchNorm re-calibration (default 50)")
     p.add_argument("--out", help="CSV file to write (default: print only)")
     p.set_defaults(func=_cmd_eval)
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:
-    from pimsim.data import load_dataset
+    from pimsim.data import dataset_of_checkpoint
     from pimsim.io import write_atomic
     from pimsim.network import load_specs
     from pimsim.train import evaluate_subnets, load_checkpoint, recalibrate_bn
 
     model, meta = load_checkpoint(args.checkpoint)
-    data = load_dataset(meta.get("dataset", "digits"), args.data_dir)
+    data = dataset_of_checkpoint(meta, args.data_dir)
     for spec in load_specs(args.specs) if args.specs else []:
         if spec.name in {s.name for s in model.subnets}:
             raise PimsimError(f"{args.specs}: sub-net {spec.name!r} is in the checkpoint "
@@ -173,9 +152,9 @@ def _add_count(sub: argparse._SubParsersAction) -> None:
                        description="Count an (untrained) model's sub-nets at an input size.")
     p.add_argument("--model", default="resnet20", choices=ARCHS, metavar="NAME")
     p.add_argument("--widths", default="0.25,0.5,0.75,1.0")
-    p.add_argument("--input-size", type=_positive_int, default=32)
-    p.add_argument("--in-channels", type=_positive_int, default=3)
-    p.add_argument("--num-classes", type=_positive_int, default=10)
+    p.add_argument("--input-size", type=positive_int, default=32)
+    p.add_argument("--in-channels", type=positive_int, default=3)
+    p.add_argument("--num-classes", type=positive_int, default=10)
     p.add_argument("--per-layer", action="store_true", help="print every layer")
     p.add_argument("--out", help="CSV file to write")
     p.set_defaults(func=_cmd_count)
@@ -206,8 +185,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         "every sub-net on SOT-MRAM bit-exactly, sweep 8/16 bits x SOT-MRAM/STT-MRAM/SRAM, "
         "measure CPU latency, and write CSVs and plots to --out.")
     p.add_argument("--out", default="reports/demo")
-    p.add_argument("--epochs", type=_positive_int, default=15)
-    p.add_argument("--limit", type=_positive_int, help="test images to simulate (default all)")
+    p.add_argument("--epochs", type=positive_int, default=15)
+    p.add_argument("--limit", type=positive_int, help="test images to simulate (default all)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_demo)
 
@@ -239,15 +218,15 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device-params", default="sot_mram_45nm",
                    help="device preset name or YAML file (default sot_mram_45nm)")
     p.add_argument("--mapping", default="default", help="mapping name or YAML file")
-    p.add_argument("--limit", type=_positive_int, help="simulate the first N test images")
-    p.add_argument("--calib-batches", type=_positive_int, default=4,
+    p.add_argument("--limit", type=positive_int, help="simulate the first N test images")
+    p.add_argument("--calib-batches", type=positive_int, default=4,
                    help="batches of 64 training images for post-training calibration")
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     p.add_argument("--cost-only", action="store_true", help="no weights, no accuracy")
     p.add_argument("--model", choices=ARCHS, metavar="NAME", help="with --cost-only")
-    p.add_argument("--input-size", type=_positive_int, default=224, help="with --cost-only")
-    p.add_argument("--num-classes", type=_positive_int, default=1000, help="with --cost-only")
-    p.add_argument("--widths", type=_floats("--widths"), default=[0.25, 0.5, 0.75, 1.0],
+    p.add_argument("--input-size", type=positive_int, default=224, help="with --cost-only")
+    p.add_argument("--num-classes", type=positive_int, default=1000, help="with --cost-only")
+    p.add_argument("--widths", type=fractions, default=[0.25, 0.5, 0.75, 1.0],
                    help="with --cost-only: uniform width ratios")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=_cmd_simulate)
@@ -256,9 +235,6 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 def _cmd_simulate(args: argparse.Namespace) -> None:
     from pimsim.simulate import SimulateConfig, simulate, write_simulation
 
-    for w in args.widths:
-        if not 0 < w <= 1:
-            raise PimsimError(f"--widths: {w:g} is outside (0, 1]")
     cfg = SimulateConfig(checkpoint=args.checkpoint, subnets=args.subnets.split(","),
                          bits=args.bits, device_params=args.device_params,
                          mapping=args.mapping, limit=args.limit, data_dir=args.data_dir,

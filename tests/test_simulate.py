@@ -54,7 +54,7 @@ def test_cost_only_imagenet_family(tmp_path):
     sim = simulate(SimulateConfig(cost_only=True, model="resnet18", input_size=224))
     s = sim.subnets
     assert list(s.subnet) == ["w0.25", "w0.5", "w0.75", "w1"]
-    assert s.macs.iloc[-1] == 1_814_073_344 - 512 * 1000 + 512 * 1000  # conv + fc MACs
+    assert s.macs.iloc[-1] == 1_814_073_344  # derived by hand in test_counting
     assert s.energy_pj.is_monotonic_increasing and s.latency_ns.is_monotonic_increasing
     assert ((s.utilization > 0) & (s.utilization <= 1)).all()
     assert "top1_pim" not in s

@@ -1,5 +1,7 @@
 """Sweeps (resume, no duplicates, bad axes), the demo, latency and run-time switching."""
 
+from contextlib import nullcontext
+
 import pandas as pd
 import pytest
 import torch
@@ -109,7 +111,8 @@ def test_latency_and_runtime_switching():
     model = DynamicNet("resnet20", 10, 1, specs)
     lat = measure_latency(model, (8, 8), "cpu", batch=2, repeats=3, warmup=1)
     assert list(lat.subnet) == ["w1", "w0.25"]
-    assert (lat.min_ms <= lat.median_ms).all() and (lat.median_ms <= lat.max_ms).all()
+    assert (lat.per_image_ms == lat.median_ms / 2).all() and (lat.iqr_ms >= 0).all()
+    assert (lat.median_ms > 0).all() and (lat.batch == 2).all()
     table = pd.DataFrame({"subnet": ["w1", "w0.25"], "top1": [0.98, 0.95],
                           "median_ms": [2.0, 1.0], "energy_per_image_uj": [3.0, 1.0]})
     runner = DynamicRunner(model, table)
@@ -119,3 +122,29 @@ def test_latency_and_runtime_switching():
     assert runner(torch.zeros(1, 1, 8, 8)).shape == (1, 10)
     with pytest.raises(PimsimError, match="no sub-net fits"):
         runner.set_budget(energy_uj=0.5)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["latency", "--checkpoint", "X", "--threads", "-1", "--out", "o.csv"],
+     "argument --threads: must be >= 1, got -1"),
+    (["latency", "--checkpoint", "X", "--warmup", "-2", "--out", "o.csv"],
+     "argument --warmup: must be >= 0"),
+    (["sweep", "--cost-only", "--model", "resnet20", "--limit", "-5", "--out", "o"],
+     "argument --limit: must be >= 1"),
+    (["sweep", "--cost-only", "--model", "resnet20", "--widths", "1.5", "--out", "o"],
+     "argument --widths: 1.5 is outside (0, 1]"),
+    (["sweep", "--cost-only", "--model", "resnet20", "--set", "chip.rows=128",
+      "--set", "chip.rows=256", "--out", "o"], "--set: chip.rows: given twice"),
+    (["quantize", "--checkpoint", "X", "--calib-batches", "0", "--out", "o"],
+     "argument --calib-batches: must be >= 1"),
+    (["select", "DIR", "--budget-ms", "1"], "latency.csv: not a readable CSV"),
+])
+def test_bad_flag_values_are_one_line_errors(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "DIR").mkdir()
+    (tmp_path / "DIR" / "latency.csv").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(SystemExit) if "argument" in message else nullcontext():
+        assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o.csv").exists()

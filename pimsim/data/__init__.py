@@ -27,4 +27,13 @@ def load_dataset(name: str, data_dir: str | None = None,
     raise PimsimError(f"--dataset: unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
 
 
-__all__ = ["DATASETS", "Dataset", "load_cifar10", "load_dataset", "load_digits", "load_synthetic"]
+def dataset_of_checkpoint(meta: dict, data_dir: str | None = None) -> Dataset:
+    """The data set a checkpoint was trained on (its ``dataset`` field; digits by default), at
+    the checkpoint's input size and class count for ``synthetic``."""
+    hw = meta.get("input_hw") or [224, 224]
+    return load_dataset(meta.get("dataset", "digits"), data_dir, input_size=int(hw[0]),
+                        num_classes=int(meta.get("num_classes", 1000)))
+
+
+__all__ = ["DATASETS", "Dataset", "dataset_of_checkpoint", "load_cifar10", "load_dataset",
+           "load_digits", "load_synthetic"]

@@ -160,7 +160,7 @@ def switch_cost(layers: list[GemmLayer], narrower: list[GemmLayer] | None, fmap:
         old_layer = before.get(layer.name)
         if old_layer is not None:
             old = weight_load_events(old_layer.tiling(chip.rows, chip.cols))
-            new_bits = new.row_write_bits - old.row_write_bits
+            new_bits = max(0, new.row_write_bits - old.row_write_bits)
             scale = new_bits / new.row_write_bits if new.row_write_bits else 0.0
         else:
             new_bits, scale = new.row_write_bits, 1.0

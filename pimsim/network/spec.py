@@ -3,7 +3,7 @@
 A *channel group* is a set of layer outputs that must keep the same channel count in every
 sub-net (layers tied by a residual addition form one group). A spec with ``ratio`` r gives
 each group of full width W the count ``max(1, floor(r * W + 0.5))``; a spec with ``counts``
-lists one count per group, in the model's group order (see ``DynamicNet.groups``).
+lists one count per group, in the model's group order (see ``DynamicNet.group_names``).
 """
 
 from __future__ import annotations

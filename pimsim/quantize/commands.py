@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pimsim.cliargs import positive_int
 from pimsim.errors import PimsimError
 
 
@@ -21,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--bits", type=int, choices=(8, 16), default=None,
                    help="8 or 16 (required for a float checkpoint)")
-    p.add_argument("--calib-batches", type=int, default=4,
+    p.add_argument("--calib-batches", type=positive_int, default=4,
                    help="training batches of 64 images for calibration (default 4)")
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     p.add_argument("--out", required=True, help="output directory")
@@ -29,20 +30,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_quantize(args: argparse.Namespace) -> None:
-    from pimsim.data import load_dataset
+    from pimsim.data import dataset_of_checkpoint
     from pimsim.io import write_atomic
     from pimsim.quantize.evaluate import calibrate_subnets, compare_subnets
     from pimsim.quantize.qat import prepare_qat, quantization_bits
     from pimsim.train import evaluate_subnets, load_checkpoint
 
     model, meta = load_checkpoint(args.checkpoint)
-    data = load_dataset(meta.get("dataset", "digits"), args.data_dir)
+    data = dataset_of_checkpoint(meta, args.data_dir)
     have = quantization_bits(model)
     if have is None:
         if args.bits is None:
             raise PimsimError(f"--bits: required: {args.checkpoint} holds a float model")
-        if args.calib_batches < 1:
-            raise PimsimError(f"--calib-batches: must be >= 1, got {args.calib_batches}")
         float_top1 = dict(evaluate_subnets(model, data)[["subnet", "top1"]].values)
         prepare_qat(model, args.bits)
         calibrate_subnets(model, data, args.calib_batches)

@@ -77,7 +77,7 @@ def add_multipliers(in_scales: np.ndarray, out_scale: float) -> tuple[np.ndarray
     """``(M_i, shift)`` aligning inputs of scales ``s_i`` to ``s_out`` with one shift:
     ``M_i = floor(s_i / s_out * 2**shift + 1/2)``, the largest ``M_i`` below ``2**31``."""
     ratios = np.asarray(in_scales, dtype=np.float64) / out_scale
-    shift = int(min(MAX_SHIFT, MULT_BITS - 1 - np.floor(np.log2(ratios.max()))))
+    shift = int(quantize_multiplier(ratios.max())[1])  # its rounding carry keeps M < 2**31
     return np.floor(np.ldexp(ratios, shift) + 0.5).astype(np.int64), shift
 
 

@@ -5,16 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pimsim.cliargs import comma_list, fractions, nonneg_int, positive_int
 from pimsim.errors import PimsimError
-
-
-def _csv_list(kind):
-    def parse(text: str) -> list:
-        try:
-            return [kind(v) for v in text.split(",") if v]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: not a comma list") from None
-    return parse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,20 +20,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", help="model.pt (accuracy from the integer executor)")
     p.add_argument("--cost-only", action="store_true")
     p.add_argument("--model", choices=ARCHS, metavar="NAME", help="with --cost-only")
-    p.add_argument("--input-size", type=int, default=224, help="with --cost-only")
-    p.add_argument("--num-classes", type=int, default=1000, help="with --cost-only")
-    p.add_argument("--widths", type=_csv_list(float), default=[0.25, 0.5, 0.75, 1.0],
+    p.add_argument("--input-size", type=positive_int, default=224, help="with --cost-only")
+    p.add_argument("--num-classes", type=positive_int, default=1000, help="with --cost-only")
+    p.add_argument("--widths", type=fractions, default=[0.25, 0.5, 0.75, 1.0],
                    help="with --cost-only")
-    p.add_argument("--bits", type=_csv_list(int), default=[8], help="e.g. 8,16")
-    p.add_argument("--device-params", type=_csv_list(str), default=["sot_mram_45nm"],
+    p.add_argument("--bits", type=comma_list(int, "integer"), default=[8], help="e.g. 8,16")
+    p.add_argument("--device-params", type=comma_list(str, "name"), default=["sot_mram_45nm"],
                    help="presets or files, e.g. sot_mram_45nm,stt_mram_45nm,sram_45nm")
     p.add_argument("--mapping", default="default")
     p.add_argument("--set", action="append", default=[], metavar="GROUP.KEY=V1,V2",
                    help="an axis over a mapping key (chip.rows=128,256) or a device key "
                    "(mtj.tmr_ratio=0.9,1.5); repeat for more axes")
-    p.add_argument("--limit", type=int, help="test images for accuracy")
+    p.add_argument("--limit", type=positive_int, help="test images for accuracy")
     p.add_argument("--data-dir")
-    p.add_argument("--jobs", type=int, default=1, help="processes (default 1)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="processes (default 1)")
     p.add_argument("--out", required=True)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_sweep)
@@ -57,11 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "standalone model, on CPU or GPU; writes latency.csv.")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--input-size", type=int, help="default: the checkpoint's data set")
-    p.add_argument("--threads", type=int, help="CPU threads (default: torch's)")
+    p.add_argument("--batch", type=positive_int, default=1)
+    p.add_argument("--repeats", type=positive_int, default=20)
+    p.add_argument("--warmup", type=nonneg_int, default=3)
+    p.add_argument("--input-size", type=positive_int, help="default: the checkpoint's data set")
+    p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's)")
     p.add_argument("--data-dir")
     p.add_argument("--out", required=True, help="CSV file")
     p.set_defaults(func=_cmd_latency)
@@ -79,7 +71,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _cmd_sweep(args: argparse.Namespace) -> None:
     from pimsim.reports.sweep import SweepConfig, parse_axis, run_sweep
 
-    axes = dict(parse_axis(text) for text in args.set)
+    axes = {}
+    for text in args.set:
+        key, values = parse_axis(text)
+        if key in axes:
+            raise PimsimError(f"--set: {key}: given twice; list all its values in one --set")
+        axes[key] = values
     cfg = SweepConfig(checkpoint=args.checkpoint, cost_only=args.cost_only, model=args.model,
                       input_size=args.input_size, num_classes=args.num_classes,
                       widths=args.widths, bits=args.bits, devices=args.device_params,
@@ -99,7 +96,7 @@ def _cmd_plot(args: argparse.Namespace) -> None:
 def _cmd_latency(args: argparse.Namespace) -> None:
     import torch
 
-    from pimsim.data import load_dataset
+    from pimsim.data import dataset_of_checkpoint
     from pimsim.io import write_atomic
     from pimsim.reports.latency import measure_latency
     from pimsim.train import evaluate_subnets, load_checkpoint
@@ -107,7 +104,7 @@ def _cmd_latency(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     model, meta = load_checkpoint(args.checkpoint)
-    data = load_dataset(meta.get("dataset", "digits"), args.data_dir)
+    data = dataset_of_checkpoint(meta, args.data_dir)
     hw = (args.input_size, args.input_size) if args.input_size else data.image_hw
     table = measure_latency(model, hw, args.device, args.batch, args.repeats, args.warmup)
     acc = evaluate_subnets(model, data)[["subnet", "macs", "top1"]]
@@ -117,9 +114,8 @@ def _cmd_latency(args: argparse.Namespace) -> None:
 
 
 def _cmd_select(args: argparse.Namespace) -> None:
-    import pandas as pd
-
     from pimsim.reports.pareto import select_within_budget
+    from pimsim.reports.tables import read_table
 
     folder = Path(args.dir)
     name, cost, budget = (("latency.csv", "median_ms", args.budget_ms)
@@ -128,7 +124,7 @@ def _cmd_select(args: argparse.Namespace) -> None:
     path = folder / name
     if not path.is_file():
         raise PimsimError(f"{path}: not found (run pimsim latency/simulate into {folder})")
-    table = pd.read_csv(path)
+    table = read_table(path)
     accuracy = "top1" if "top1" in table.columns else "top1_pim"
     row = select_within_budget(table, budget, cost, accuracy)
     print(f"{row.subnet}: {accuracy} {100 * row[accuracy]:.2f} %, {cost} {row[cost]:.4g} "

@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 
 from pimsim.errors import PimsimError  # noqa: E402
 from pimsim.reports.pareto import pareto_mask  # noqa: E402
+from pimsim.reports.tables import read_table  # noqa: E402
 
 FORMATS = ("png", "svg")
 ENERGY_KINDS = {"energy_row_write_pj": "activation writes", "energy_and2_pj": "AND2 senses",
@@ -131,7 +132,7 @@ def plot_dir(path: str | Path) -> list[Path]:
     """Draw every figure the folder's CSVs allow; returns the files written."""
     out = Path(path)
     names = ("sweep", "subnets", "layers", "latency")
-    tables = {n: pd.read_csv(out / f"{n}.csv") for n in names if (out / f"{n}.csv").is_file()}
+    tables = {n: read_table(out / f"{n}.csv") for n in names if (out / f"{n}.csv").is_file()}
     if not tables:
         raise PimsimError(f"{out}: no sweep.csv, subnets.csv, layers.csv or latency.csv to plot")
     written: list[Path] = []

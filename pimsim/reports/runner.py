@@ -37,6 +37,8 @@ class DynamicRunner:
             raise PimsimError("budget: give latency_ms or energy_uj")
         for key, value in list(given.items())[:-1]:
             table = table[table[self.COSTS[key]] <= value]
+            if table.empty:
+                raise PimsimError(f"budget: no sub-net fits {key} <= {value:g}")
         key, value = list(given.items())[-1]
         row = select_within_budget(table, value, self.COSTS[key], self.accuracy)
         self.model.set_subnet(row.subnet)

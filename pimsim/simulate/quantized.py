@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pimsim.data import Dataset, load_dataset
+from pimsim.data import Dataset, dataset_of_checkpoint
 from pimsim.errors import PimsimError
 from pimsim.mapper import GemmLayer
 from pimsim.network import DynamicNet
@@ -19,7 +19,7 @@ def load_quantized(checkpoint: str, bits: int | None, data_dir: str | None,
     from pimsim.train import load_checkpoint
 
     model, meta = load_checkpoint(checkpoint)
-    data = load_dataset(meta.get("dataset", "digits"), data_dir)
+    data = dataset_of_checkpoint(meta, data_dir)
     have = quantization_bits(model)
     if have is None and bits is None:
         raise PimsimError(f"--bits: required: {checkpoint} holds a float model "

@@ -62,9 +62,13 @@ class Simulation:
     config: dict
 
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
 def _file_info(path: str) -> dict[str, str]:
-    data = Path(path).read_bytes()
-    return {"path": str(path), "sha256": hashlib.sha256(data).hexdigest()}
+    """Path and SHA-256 of an input file (preset paths are relative to the project root)."""
+    file = Path(path) if Path(path).is_file() else REPO_ROOT / path
+    return {"path": str(path), "sha256": hashlib.sha256(file.read_bytes()).hexdigest()}
 
 
 def simulate(cfg: SimulateConfig, params: DeviceParams | None = None,
@@ -87,7 +91,7 @@ def simulate(cfg: SimulateConfig, params: DeviceParams | None = None,
               "mapping": {"name": mapping.name, "path": mapping.path},
               "subnets": {n: [asdict(layer) for layer in ls] for n, ls in family.items()}}
     for key, path in (("device_params", params.path), ("mapping", mapping.path)):
-        if Path(path).is_file():
+        if "(override)" not in path:
             config[key]["sha256"] = _file_info(path)["sha256"]
     if cfg.checkpoint:
         config["checkpoint"] = _file_info(cfg.checkpoint)

@@ -20,8 +20,9 @@ def recalibrate_bn(model: DynamicNet, spec: SubnetSpec, data: Dataset, batches: 
                    batch_size: int = 64, seed: int = 0) -> None:
     """Register ``spec`` if needed, then re-estimate its BatchNorm statistics."""
     if spec.name not in {s.name for s in model.subnets}:
+        widest = max(range(len(model.subnets)), key=lambda i: sum(model.counts(model.subnets[i])))
         model.register_subnet(spec)
-        copy_bn_from(model, 0, model.index_of(spec))
+        copy_bn_from(model, widest, model.index_of(spec))
     idx = model.index_of(spec)
     layers = [m for m in model.body.modules() if isinstance(m, SwitchableBatchNorm2d)]
     saved = []

@@ -43,9 +43,9 @@ def prune_to_budget(macs: MacModel, upper: tuple[int, ...], importance: list[Ten
 
     Greedy global ranking (network-slimming style, Liu et al. ICCV 2017): repeatedly drop the
     last channel of the group whose last kept channel has the lowest *normalised* importance
-    (importance divided by the mean importance of the group's kept channels, so groups of
-    different fan-in compare fairly). Channels must already be ordered by importance within
-    each group's prefix, so dropping the last keeps the most important ones.
+    (importance divided by the mean importance of the group's channels within ``upper``, so
+    groups of different fan-in compare fairly). Channels must already be ordered by importance
+    within each group's prefix, so dropping the last keeps the most important ones.
     """
     counts = list(upper)
     scale = [float(imp[:c].mean()) or 1.0 for imp, c in zip(importance, counts, strict=True)]

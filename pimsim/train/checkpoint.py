@@ -56,6 +56,8 @@ def load_checkpoint(path: str | Path) -> tuple[DynamicNet, dict[str, Any]]:
     for key in ("arch", "num_classes", "in_channels", "input_hw", "subnets", "state_dict"):
         if key not in data:
             raise PimsimError(f"{path}: missing key {key!r}")
+    if not isinstance(data["subnets"], list):
+        raise PimsimError(f"{path}: subnets: must be a list of sub-net specs")
     specs = [SubnetSpec.from_dict(s, where=f"{path}: subnets[{i}]")
              for i, s in enumerate(data["subnets"])]
     try:
@@ -66,7 +68,12 @@ def load_checkpoint(path: str | Path) -> tuple[DynamicNet, dict[str, Any]]:
             prepare_qat(model, data["bits"])
     except PimsimError as exc:
         raise PimsimError(f"{path}: {exc}") from None
-    result = model.load_state_dict(data["state_dict"], strict=False)
+    try:
+        result = model.load_state_dict(data["state_dict"], strict=False)
+    except RuntimeError:
+        raise PimsimError(f"{path}: state_dict: tensor shapes do not match {data['arch']} with "
+                          f"{data['num_classes']} classes and {data['in_channels']} input "
+                          "channels") from None
     bad = list(result.missing_keys) + list(result.unexpected_keys)
     if bad:
         raise PimsimError(f"{path}: state_dict: does not match {data['arch']} with these sub-nets "

@@ -15,6 +15,7 @@ DEFAULT_TARGETS = [0.25, 0.5, 0.75, 1.0]
 class TrainConfig:
     """Options of ``pimsim train`` (same names, ``-`` for ``_``).
 
+    ``input_size`` and ``num_classes`` shape the ``synthetic`` data set only.
     Targets: ``budgets`` are fractions of the full model's MACs (for ``ast``: weight
     densities); ``widths`` are uniform ratios (``uniform``, ``individual``); ``specs_file`` is
     a YAML/JSON list of explicit sub-net specs. Give at most one; default budgets/widths
@@ -25,6 +26,8 @@ class TrainConfig:
     arch: str = "resnet20"
     dataset: str = "digits"
     data_dir: str | None = None
+    input_size: int = 224
+    num_classes: int = 1000
     budgets: list[float] | None = None
     widths: list[float] | None = None
     specs_file: str | None = None
@@ -64,7 +67,8 @@ class TrainConfig:
             for v in getattr(self, name) or []:
                 if not 0 < v <= 1:
                     raise PimsimError(f"--{name}: {v:g} is outside (0, 1]")
-        checks = [("epochs", self.epochs >= 1), ("batch_size", self.batch_size >= 1),
+        checks = [("epochs", self.epochs >= 1), ("input_size", self.input_size >= 1),
+                  ("num_classes", self.num_classes >= 1), ("batch_size", self.batch_size >= 1),
                   ("lr", self.lr > 0), ("momentum", 0 <= self.momentum < 1),
                   ("weight_decay", self.weight_decay >= 0),
                   ("kd_weight", 0 <= self.kd_weight <= 1),

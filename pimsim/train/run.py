@@ -43,7 +43,7 @@ def run_training(cfg: TrainConfig, out_dir: str | Path | None, resume: bool = Fa
     """Train as ``cfg`` says; returns ``[(model, specs), ...]``. Everything is validated
     before ``out_dir`` is created."""
     cfg.validate()
-    data = load_dataset(cfg.dataset, cfg.data_dir)
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.input_size, cfg.num_classes)
     targets = _check_targets(cfg, data)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None and (out / STATE_FILE).exists() and not resume:
