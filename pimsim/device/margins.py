@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pimsim.device.physics import resistance_ap_ohm
 from pimsim.errors import PimsimError
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def parallel_ohm(*resistances_ohm: float) -> float:
 
 def sense_levels_ohm(resistance_p_ohm: float, tmr_ratio: float, rows: int) -> list[float]:
     """The rows + 1 levels seen by the sense amplifier, index = number of AP cells (ascending)."""
-    r_ap = resistance_p_ohm * (1.0 + tmr_ratio)
+    r_ap = resistance_ap_ohm(resistance_p_ohm, tmr_ratio)
     return [parallel_ohm(*([resistance_p_ohm] * (rows - a) + [r_ap] * a)) for a in range(rows + 1)]
 
 

@@ -68,8 +68,10 @@ class MtjParams(_Group):
 
     @property
     def resistance_ap_ohm(self) -> float:
-        """R_AP = R_P * (1 + TMR)."""
-        return self.resistance_p_ohm * (1.0 + self.tmr_ratio)
+        """R_AP (:func:`pimsim.device.physics.resistance_ap_ohm`)."""
+        from pimsim.device.physics import resistance_ap_ohm
+
+        return resistance_ap_ohm(self.resistance_p_ohm, self.tmr_ratio)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from pimsim.device.params import DeviceParams
 
 
+def resistance_ap_ohm(resistance_p_ohm: float, tmr_ratio: float) -> float:
+    """R_AP = R_P * (1 + TMR)."""
+    return resistance_p_ohm * (1.0 + tmr_ratio)
+
+
 def mtj_read_energy_pj(
     read_voltage_v: float, resistance_p_ohm: float, tmr_ratio: float, read_pulse_ns: float
 ) -> float:
@@ -20,7 +25,7 @@ def mtj_read_energy_pj(
 
     Joule heating of the read current through the MTJ (Ohm's law); V^2/Ohm * ns = 1e-9 J = 1e3 pJ.
     """
-    r_ap = resistance_p_ohm * (1.0 + tmr_ratio)
+    r_ap = resistance_ap_ohm(resistance_p_ohm, tmr_ratio)
     mean_conductance = 0.5 * (1.0 / resistance_p_ohm + 1.0 / r_ap)
     return read_voltage_v**2 * mean_conductance * read_pulse_ns * 1e3
 
