@@ -1,5 +1,7 @@
 import torch
 
+from pimsim.cli import main
+
 
 def randomize_batchnorm(model: torch.nn.Module, seed: int = 0) -> None:
     """Give every BatchNorm non-trivial statistics and affine parameters, so that a test of
@@ -17,3 +19,11 @@ def randomize_batchnorm(model: torch.nn.Module, seed: int = 0) -> None:
 
 # Tiny tensors: one thread is faster and immune to another process holding a core.
 torch.set_num_threads(1)
+
+
+def exit_code(argv: list[str]) -> int:
+    """``pimsim`` exit status for ``argv``, whether argparse exits or ``main`` returns."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)

@@ -6,6 +6,7 @@ import torch
 
 from pimsim.cli import main
 from pimsim.train import load_checkpoint
+from tests.conftest import exit_code
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     torch.save({"state_dict": {}}, tmp_path / "FOREIGN")
     argv = [str(tmp_path / a) if a in ("OUT", "MISSING", "GARBAGE", "FOREIGN") else a
             for a in argv]
-    assert main(argv) == 2
+    assert exit_code(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and "Traceback" not in err
     assert not (tmp_path / "OUT").exists()

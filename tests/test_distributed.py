@@ -13,7 +13,7 @@ def test_two_process_gloo_training_run(tmp_path):
            "--epochs", "2", "--batch-size", "64", "--out", str(out), "--quiet"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                           env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stderr[-8000:]
     # every rank checked after training that its weights equal rank 0's (check_replicas)
     table = pd.read_csv(out / "results.csv")
     assert list(table.subnet) == ["w1", "w0.5"] and table.top1.min() > 0.3

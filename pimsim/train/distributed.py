@@ -62,6 +62,14 @@ class DistContext:
             raise PimsimError(f"distributed: replicas diverged (max difference {float(diff):g})")
 
 
+    def close(self) -> None:
+        """Wait for every rank (rank 0 writes the outputs), then leave the process group, so
+        no rank exits while another still talks to it."""
+        if self.world > 1:
+            dist.barrier()
+            dist.destroy_process_group()
+
+
 def init_distributed(device: str) -> DistContext:
     """Join the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

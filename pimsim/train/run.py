@@ -57,6 +57,7 @@ def run_training(cfg: TrainConfig, out_dir: str | Path | None, resume: bool = Fa
         dist.check_replicas(model)
     if out is not None and dist.is_main:
         write_outputs(run, trained, out)
+    dist.close()
     return trained
 
 
