@@ -49,12 +49,11 @@ def requantize(acc: np.ndarray, mult: np.ndarray | int, shift: np.ndarray | int)
     and ``floor((top * 2**31 + r) / 2**s)`` is ``top >> (s - 31)`` for ``s >= 31`` (as
     ``0 <= r < 2**31``), else ``top * 2**(31 - s) + (r >> s)``. Computed by a numba kernel.
     """
-    acc, mult, shift = np.broadcast_arrays(np.asarray(acc, dtype=np.int64),
-                                           np.asarray(mult, dtype=np.int64),
-                                           np.asarray(shift, dtype=np.int64))
-    out = np.empty(acc.shape, dtype=np.int64)
-    _requantize_flat(np.ascontiguousarray(acc).reshape(-1), np.ascontiguousarray(mult).reshape(-1),
-                     np.ascontiguousarray(shift).reshape(-1), out.reshape(-1))
+    arrays = [np.asarray(a, dtype=np.int64) for a in (acc, mult, shift)]
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    flat = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in arrays]
+    out = np.empty(shape, dtype=np.int64)
+    _requantize_flat(*flat, out.reshape(-1))
     return out
 
 
