@@ -24,6 +24,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--size", type=int, default=224)
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("gpu_latency: no CUDA GPU here; skipped (use --device cpu to time the CPU)")
+        return
     specs = [SubnetSpec.uniform(w) for w in (1.0, 0.75, 0.5, 0.25)]
     model = DynamicNet("resnet18", 1000, 3, specs)
     name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
