@@ -103,32 +103,46 @@ def conv2d_int64(x: np.ndarray, w: np.ndarray, stride: int = 1, padding: int = 0
     return out.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3)
 
 
+PACK_TILE_PIXELS = 512
+
+
 @njit(parallel=True, cache=True)
 def _pack_activations(xpad, kh, kw, stride, oh, ow, bits, chunk_cols):
     """Activation bit-planes (bits, words, P) packed along r; counts row writes per tile.
 
-    Each thread owns whole words: for every r of its words it gathers the im2col row of r once
-    into a contiguous buffer, then ORs bit m of it into plane m (long, vectorized loops).
+    Jobs are (word, tile of whole output rows, about ``PACK_TILE_PIXELS`` pixels): for every r
+    of its word a job gathers the im2col row of its pixels once into a contiguous buffer and ORs
+    bit m into a cache-resident accumulator, which is stored once (each output word is written
+    once, not read and rewritten for each of its 64 bits).
     """
     nb, c, _, _ = xpad.shape
     r_total = c * kh * kw
     p_total = nb * oh * ow
     words = (r_total + WORD_BITS - 1) // WORD_BITS
     out = np.zeros((bits, words, p_total), np.uint64)
-    for word in prange(words):
-        row = np.empty(p_total, np.int64)
+    rows_per_tile = max(1, PACK_TILE_PIXELS // ow)
+    tiles = (nb * oh + rows_per_tile - 1) // rows_per_tile
+    for job in prange(words * tiles):
+        word, tile = job // tiles, job % tiles
+        row0 = tile * rows_per_tile
+        row1 = min(nb * oh, row0 + rows_per_tile)
+        n = (row1 - row0) * ow
+        p0 = row0 * ow
+        acc = np.zeros((bits, n), np.uint64)
+        row = np.empty(n, np.int64)
+        last = stride * (ow - 1) + 1
         for r in range(word * WORD_BITS, min(r_total, (word + 1) * WORD_BITS)):
             ci, i, j = r // (kh * kw), (r // kw) % kh, r % kw
-            for b in range(nb):
-                for y in range(oh):
-                    base = (b * oh + y) * ow
-                    last = j + stride * (ow - 1) + 1
-                    row[base : base + ow] = xpad[b, ci, y * stride + i, j:last:stride]
+            for out_row in range(row0, row1):
+                b, y = out_row // oh, out_row % oh
+                base = (out_row - row0) * ow
+                row[base : base + ow] = xpad[b, ci, y * stride + i, j : j + last : stride]
             shift = np.uint64(r % WORD_BITS)
             for m in range(bits):
-                dst = out[m, word]
-                for p in range(p_total):
-                    dst[p] |= np.uint64((row[p] >> m) & 1) << shift
+                plane = acc[m]
+                for q in range(n):
+                    plane[q] |= np.uint64((row[q] >> m) & 1) << shift
+        out[:, word, p0 : p0 + n] = acc
     # One row write per pixel, activation plane and column chunk.
     return out, bits * p_total * ((r_total + chunk_cols - 1) // chunk_cols)
 
