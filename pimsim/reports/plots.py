@@ -15,6 +15,7 @@ import matplotlib
 import matplotlib.ticker
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.hashsalt"] = "pimsim"  # deterministic SVG element ids
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -112,7 +113,7 @@ def plot_layer_energy(layers: pd.DataFrame, out: Path) -> list[Path]:
     ax.set_xticks(range(len(t)), t.layer, rotation=70, fontsize=6, ha="right")
     ax.set_ylabel("energy per image (uJ)")
     ax.set_title(f"per-layer energy, sub-net {widest}", fontsize=10)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return _save(fig, out, "layer_energy")
 
 
