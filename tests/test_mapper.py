@@ -156,3 +156,25 @@ def test_bad_mapping_values():
     with pytest.raises(PimsimError, match="chip.rows: layer c1: sub-array rows: 8 rows cannot"):
         map_family({"a": [conv(3, 4, 8, "c1")]},
                    mapping_with_overrides(load_mapping(), {"chip.rows": 8}))
+
+
+def test_replication_divides_pixels_over_weight_copies():
+    params = load_device_params("sot_mram_45nm")
+    fam = {"w1": [conv(16, 16, 8, "c")], "w0.5": [conv(8, 8, 8, "c")]}
+    base = mapping_with_overrides(load_mapping(), {"chip.rows": 64, "chip.cols": 32,
+                                                    "chip.banks": 1, "chip.mats_per_bank": 1,
+                                                    "chip.subarrays_per_mat": 60})
+    one = map_family(fam, base)
+    many = map_family(fam, mapping_with_overrides(base, {"policy.replicate": True}))
+    r = 60 // one.total_subarrays
+    assert r >= 2 and many.placements["c"].replicas == r
+    assert many.total_subarrays == r * one.total_subarrays
+    assert many.subnet_subarrays(fam["w0.5"]) < many.subnet_subarrays(fam["w1"])  # still nested
+    a = layer_costs(fam["w1"], one, params).iloc[0]
+    b = layer_costs(fam["w1"], many, params).iloc[0]
+    assert b.energy_and2_pj == a.energy_and2_pj and b.and2_senses == a.and2_senses
+    pixels = 8 * 8
+    ratio = b.latency_compute_ns / a.latency_compute_ns
+    assert ratio == pytest.approx(math.ceil(pixels / r) / pixels)
+    assert b.subarrays == r * a.subarrays and b.utilization == pytest.approx(a.utilization)
+    assert b.energy_leakage_pj > 0 and b.replicas == r

@@ -8,6 +8,9 @@ global id ``base + c * tiles + t``. Channels are in importance order, so a sub-n
 ``c_in' <= c_in`` inputs and ``c_out' <= c_out`` outputs uses the chunks ``c < ceil(c_in' k_h k_w
 / cols)`` and the tiles ``t < ceil(c_out' / g)``: a subset of every wider sub-net's sub-arrays.
 Weights are stored once for the whole family; the other sub-arrays can be power-gated.
+With ``policy.replicate``, the family is copied ``r = floor(chip sub-arrays / family
+sub-arrays)`` times into otherwise idle sub-arrays; each copy computes 1/r of every layer's
+output pixels (copy ``i`` of a layer occupies ids ``base + i * tiles * chunks + ...``).
 """
 
 from __future__ import annotations
@@ -66,14 +69,21 @@ class Placement:
     layer: str
     tiling: Tiling
     base: int
+    replicas: int = 1
+
+    @property
+    def subarrays(self) -> int:
+        """Sub-arrays of all copies: tiling.subarrays * replicas."""
+        return self.tiling.subarrays * self.replicas
 
     def subarray_ids(self, layer: GemmLayer) -> frozenset[int]:
-        """Global ids of the sub-arrays a sub-net's version of this layer uses."""
+        """Global ids of the sub-arrays a sub-net's version of this layer uses (every copy)."""
         t = self.tiling
         mine = layer.tiling(t.rows, t.cols)
         if mine.chunks > t.chunks or mine.channel_tiles > t.channel_tiles:
             raise PimsimError(f"layer {layer.name}: wider than its placement")
-        return frozenset(self.base + c * t.channel_tiles + k
+        return frozenset(self.base + r * t.subarrays + c * t.channel_tiles + k
+                         for r in range(self.replicas)
                          for c in range(mine.chunks) for k in range(mine.channel_tiles))
 
 
@@ -118,14 +128,20 @@ def map_family(family: Mapping[str, list[GemmLayer]], mapping: ChipMapping) -> F
                 widest[layer.name] = GemmLayer(**{**seen.__dict__,
                                                   "c_in": max(seen.c_in, layer.c_in),
                                                   "c_out": max(seen.c_out, layer.c_out)})
-    placements, base = {}, 0
+    tilings = {}
     for name in order:
         try:
-            tiling = widest[name].tiling(chip.rows, chip.cols)
+            tilings[name] = widest[name].tiling(chip.rows, chip.cols)
         except PimsimError as exc:
             raise PimsimError(f"{mapping.path}: chip.rows: layer {name}: {exc}") from None
-        placements[name] = Placement(name, tiling, base)
-        base += tiling.subarrays
+    single = sum(t.subarrays for t in tilings.values())
+    policy = mapping.policy
+    replicas = max(1, chip.subarrays // single) \
+        if policy.replicate and policy.weights == "resident" else 1
+    placements, base = {}, 0
+    for name in order:
+        placements[name] = Placement(name, tilings[name], base, replicas)
+        base += placements[name].subarrays
     fmap = FamilyMap(mapping, placements, base)
     if not fmap.resident and mapping.policy.weights == "resident":
         raise PimsimError(

@@ -43,6 +43,7 @@ class MappingPolicy:
     execution: str = "layer-by-layer"
     weights: str = "resident"
     volatile_unused: str = "keep-powered"
+    replicate: bool = False
 
 
 @dataclass(frozen=True)

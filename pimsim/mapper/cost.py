@@ -7,8 +7,9 @@ Per weight layer of a sub-net (``L``: its :class:`GemmLayer`, ``T``: its tiling 
   :func:`pimsim.device.cost` (row writes of activation bit-planes, AND2 senses, bit-counts,
   shift-adds; formulas in ``pimsim.device.events``).
 - compute latency: the sub-arrays of a layer work in parallel, so it is the serial latency of
-  the busiest one, which holds ``min(g, C_out)`` channels and ``min(cols, R)`` columns:
-  ``cost(gemm_events(Tiling(min(g, C_out), min(cols, R), ...), pixels)).total_latency_ns``,
+  the busiest one, which holds ``min(g, C_out)`` channels and ``min(cols, R)`` columns and
+  computes ``ceil(pixels / r)`` pixels (``r`` weight copies, ``policy.replicate``):
+  ``cost(gemm_events(Tiling(min(g, C_out), min(cols, R), ...), ceil(pixels / r)))``,
   times ``ceil(n / chip sub-arrays)`` passes when the layer is larger than the chip.
 - bus: input activations (``C_in H W x_bits``) and outputs (``C_out H' W' out_bits``) cross the
   global bus once: ``E = bits * bus_energy_per_bit_pj``, ``t = ceil(bits / bus_width) / clock``.
@@ -69,11 +70,14 @@ def layer_costs(layers: list[GemmLayer], fmap: FamilyMap, params: DeviceParams) 
     rows = []
     for layer in layers:
         t = layer.tiling(chip.rows, chip.cols)
-        ids = fmap.placements[layer.name].subarray_ids(layer)
+        place = fmap.placements[layer.name]
+        ids = place.subarray_ids(layer)
         events = gemm_events(t, layer.pixels)
         compute = cost(events, params)
         passes = math.ceil(t.subarrays / chip.subarrays)
-        compute_ns = cost(gemm_events(_busiest(t), layer.pixels), params).total_latency_ns * passes
+        busiest_pixels = math.ceil(layer.pixels / place.replicas)
+        compute_ns = cost(gemm_events(_busiest(t), busiest_pixels),
+                          params).total_latency_ns * passes
         bus_bits = (layer.c_in * layer.in_hw[0] * layer.in_hw[1] * layer.x_bits
                     + layer.c_out * layer.pixels * layer.out_bits)
         bus_ns = math.ceil(bus_bits / chip.bus_width_bits) / chip.clock_ghz
@@ -85,8 +89,9 @@ def layer_costs(layers: list[GemmLayer], fmap: FamilyMap, params: DeviceParams) 
         row = {"layer": layer.name, "op": layer.op, "c_in": layer.c_in, "c_out": layer.c_out,
                "kernel": f"{layer.kernel[0]}x{layer.kernel[1]}", "stride": layer.stride[0],
                "out_hw": f"{layer.out_hw[0]}x{layer.out_hw[1]}", "macs": layer.macs,
-               "subarrays": len(ids), "passes": passes,
-               "utilization": layer.weight_bits / (len(ids) * chip.rows * chip.cols),
+               "subarrays": len(ids), "replicas": place.replicas, "passes": passes,
+               "utilization": layer.weight_bits * place.replicas
+               / (len(ids) * chip.rows * chip.cols),
                "row_writes": events.row_writes, "and2_senses": events.and2_senses,
                "bitcounts": events.bitcounts, "shift_adds": events.shift_adds}
         for kind in EVENT_KINDS:
@@ -131,7 +136,8 @@ def subnet_totals(table: pd.DataFrame, layers: list[GemmLayer], fmap: FamilyMap,
         "act_buffer_peak_bits": int((table.act_in_bits + table.act_out_bits).max()),
         "subarrays": own,
         "powered_subarrays": _powered_subarrays(fmap, own, params),
-        "utilization": float(table.weight_bits.sum()) / (own * chip.rows * chip.cols),
+        "utilization": float((table.weight_bits * table.replicas).sum())
+        / (own * chip.rows * chip.cols),
         "area_mm2": min(own, chip.subarrays) * area_sa * 1e-6,
         "family_area_mm2": min(fmap.total_subarrays, chip.subarrays) * area_sa * 1e-6,
     }
@@ -156,10 +162,11 @@ def switch_cost(layers: list[GemmLayer], narrower: list[GemmLayer] | None, fmap:
     before = {n.name: n for n in narrower or []}
     bits = energy = 0.0
     for layer in layers:
-        new = weight_load_events(layer.tiling(chip.rows, chip.cols))
+        copies = fmap.placements[layer.name].replicas
+        new = weight_load_events(layer.tiling(chip.rows, chip.cols)) * copies
         old_layer = before.get(layer.name)
         if old_layer is not None:
-            old = weight_load_events(old_layer.tiling(chip.rows, chip.cols))
+            old = weight_load_events(old_layer.tiling(chip.rows, chip.cols)) * copies
             new_bits = max(0, new.row_write_bits - old.row_write_bits)
             scale = new_bits / new.row_write_bits if new.row_write_bits else 0.0
         else:
