@@ -17,6 +17,19 @@ import yaml
 from pimsim.errors import PimsimError
 
 
+def locate(path_or_name: str | Path, folder: Path, kind: str) -> tuple[Path, str]:
+    """``(path, where)`` of a file given by path, or by name from ``folder`` (no ``.yaml``
+    suffix and no ``/``): ``where`` is how errors name it, e.g. ``mappings/default.yaml``."""
+    text = str(path_or_name)
+    if text.endswith((".yaml", ".yml")) or "/" in text:
+        return Path(path_or_name), text
+    path = folder / f"{text}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+        raise PimsimError(f"{path}: no such {kind} {text!r}; known: {known}")
+    return path, f"{folder.name}/{path.name}"
+
+
 def load_yaml(path: Path, where: str) -> Any:
     """``yaml.safe_load`` of a file, with one-line errors."""
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pimsim.errors import PimsimError
-from pimsim.paramfile import build_group, check_value, load_yaml
+from pimsim.paramfile import build_group, check_value, load_yaml, locate
 
 if TYPE_CHECKING:
     from pimsim.device.physics import DerivedCosts
@@ -200,15 +200,6 @@ def parse_device_params(raw: Any, where: str) -> DeviceParams:
     return params
 
 
-def preset_path(name: str) -> Path:
-    """Path of a preset in ``device_params/`` by name, e.g. ``"sot_mram_45nm"``."""
-    path = PRESETS_DIR / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(list_presets())
-        raise PimsimError(f"{path}: no such device preset {name!r}; known: {known}")
-    return path
-
-
 def list_presets() -> list[str]:
     """Names of the preset files in ``device_params/``."""
     return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
@@ -216,10 +207,7 @@ def list_presets() -> list[str]:
 
 def load_device_params(path_or_name: str | Path = DEFAULT_PRESET) -> DeviceParams:
     """Load a device file by path, or a preset by name (``"sot_mram_45nm"``, the default)."""
-    text = str(path_or_name)
-    is_name = not text.endswith((".yaml", ".yml")) and "/" not in text
-    path = preset_path(text) if is_name else Path(path_or_name)
-    where = f"{PRESETS_DIR.name}/{path.name}" if is_name else str(path)
+    path, where = locate(path_or_name, PRESETS_DIR, "device preset")
     return parse_device_params(load_yaml(path, where), where)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pimsim.errors import PimsimError
-from pimsim.paramfile import build_group, load_yaml
+from pimsim.paramfile import build_group, load_yaml, locate
 
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
 DEFAULT_MAPPING = "default"
@@ -84,15 +84,7 @@ def parse_mapping(raw: Any, where: str) -> ChipMapping:
 
 def load_mapping(path_or_name: str | Path = DEFAULT_MAPPING) -> ChipMapping:
     """A mapping file by path, or by name from ``mappings/`` (``"default"``)."""
-    text = str(path_or_name)
-    if not text.endswith((".yaml", ".yml")) and "/" not in text:
-        path = MAPPINGS_DIR / f"{text}.yaml"
-        if not path.is_file():
-            known = ", ".join(sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml")))
-            raise PimsimError(f"{path}: no such mapping {text!r}; known: {known}")
-        where = f"mappings/{path.name}"
-    else:
-        path, where = Path(path_or_name), str(path_or_name)
+    path, where = locate(path_or_name, MAPPINGS_DIR, "mapping")
     return parse_mapping(load_yaml(path, where), where)
 
 
