@@ -86,6 +86,35 @@ def subnet_totals(model: DynamicNet, input_hw: tuple[int, int]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def resolutions(model: nn.Module, input_shape: tuple[int, ...],
+                kinds: tuple[type, ...]) -> dict[str, tuple[tuple[int, int], tuple[int, int]]]:
+    """``{module name: (input H x W, output H x W)}`` of the modules of the given kinds, from
+    one forward pass of a zero image (``(1, 1)`` for flat tensors)."""
+    seen: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
+
+    def hook(name: str):
+        def record(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            x = inputs[0]
+            hw_in = (int(x.shape[2]), int(x.shape[3])) if x.dim() == 4 else (1, 1)
+            hw_out = (int(output.shape[2]), int(output.shape[3])) if output.dim() == 4 \
+                else (1, 1)
+            seen[name] = (hw_in, hw_out)
+        return record
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()
+               if isinstance(m, kinds)]
+    device = next(model.parameters()).device
+    training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *input_shape, device=device))
+    finally:
+        model.train(training)
+        for h in handles:
+            h.remove()
+    return seen
+
+
 class MacModel:
     """MACs of any channel-count vector of a model, in closed form (no forward pass).
 
@@ -99,34 +128,18 @@ class MacModel:
         from pimsim.network.ops import Fixed, SlimConv2d, SlimLinear
 
         self.terms: list[tuple[int | None, int, int | None, int, int]] = []
-        spatial: dict[str, int] = {}
-
-        def hook(name: str):
-            def record(module, inputs, output) -> None:
-                spatial[name] = output.shape[2] * output.shape[3] if output.dim() == 4 else 1
-            return record
-
-        layers = [(n, m) for n, m in model.body.named_modules()
-                  if isinstance(m, SlimConv2d | SlimLinear)]
-        handles = [m.register_forward_hook(hook(n)) for n, m in layers]
-        active, training = model._state.active, model.training
-        try:
-            model.eval()
-            with torch.no_grad():
-                model(torch.zeros(1, model.in_channels, *input_hw,
-                                  device=next(model.parameters()).device))
-        finally:
-            model._state.active = active
-            model.train(training)
-            for h in handles:
-                h.remove()
-        for name, m in layers:
+        kinds = (SlimConv2d, SlimLinear)
+        seen = resolutions(model.body, (model.in_channels, *input_hw), kinds)
+        for name, m in model.body.named_modules():
+            if not isinstance(m, kinds):
+                continue
+            (oh, ow) = seen[name][1]
             kernel = m.kernel_size[0] * m.kernel_size[1] if isinstance(m, SlimConv2d) else 1
             gin = None if isinstance(m.in_group, Fixed) else m.in_group
             gout = None if isinstance(m.out_group, Fixed) else m.out_group
             fin = m.in_group.channels if gin is None else 0
             fout = m.out_group.channels if gout is None else 0
-            self.terms.append((gin, fin, gout, fout, spatial[name] * kernel))
+            self.terms.append((gin, fin, gout, fout, oh * ow * kernel))
 
     def macs(self, counts: tuple[int, ...] | list[int]) -> int:
         total = 0

@@ -37,8 +37,8 @@ def run_demo(out_dir: str | Path = "reports/demo", epochs: int = 15, limit: int 
     write_simulation(sim, out)
     sweep = run_sweep(SweepConfig(checkpoint=checkpoint, bits=[8, 16], devices=DEVICES,
                                   limit=limit), out, quiet=quiet)
-    model, _ = load_checkpoint(checkpoint)
-    latency = measure_latency(model, (8, 8), "cpu", batch=1, repeats=20)
+    model, meta = load_checkpoint(checkpoint)
+    latency = measure_latency(model, tuple(meta["input_hw"]), "cpu", batch=1, repeats=20)
     # the accuracy the hardware delivers (bit-exact PIM), beside the measured CPU latency
     latency = latency.merge(sim.subnets[["subnet", "top1_pim"]].rename(
         columns={"top1_pim": "top1"}), on="subnet")

@@ -7,12 +7,12 @@ forward pass of a zero image records the resolutions).
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from pimsim.errors import PimsimError
 from pimsim.mapper import GemmLayer
 from pimsim.network import DynamicNet
+from pimsim.network.counting import resolutions
 from pimsim.network.ops import SlimConv2d, SlimLinear
 from pimsim.quantize import IntGraph
 
@@ -49,7 +49,7 @@ def layers_of_subnets(model: DynamicNet, input_hw: tuple[int, int],
     active = model.active
     model.set_subnet(min(model.subnets, key=lambda s: sum(model.counts(s))))
     try:
-        spatial = _spatial(model.body, (model.in_channels, *input_hw), (SlimConv2d, SlimLinear))
+        spatial = resolutions(model.body, (model.in_channels, *input_hw), (SlimConv2d, SlimLinear))
     finally:
         model.set_subnet(active)
     family = {}
@@ -66,7 +66,7 @@ def layers_from_module(model: nn.Module, input_shape: tuple[int, int, int],
                        bits: int) -> list[GemmLayer]:
     """Weight layers (every Conv2d with groups = 1, every Linear) of a plain model at ``bits``,
     named by module name; one forward pass of a zero image records the resolutions."""
-    spatial = _spatial(model, input_shape, (nn.Conv2d, nn.Linear))
+    spatial = resolutions(model, input_shape, (nn.Conv2d, nn.Linear))
     layers = []
     for name, m in model.named_modules():
         if isinstance(m, nn.Conv2d | nn.Linear):
@@ -85,31 +85,3 @@ def _gemm(name: str, m: nn.Module, cin: int, cout: int, in_hw: tuple[int, int],
                          _pair(m.padding), in_hw, out_hw, bits, bits, bits)
     return GemmLayer(name, "linear", cin, cout, (1, 1), (1, 1), (0, 0), (1, 1), (1, 1),
                      bits, bits, bits)
-
-
-def _spatial(model: nn.Module, input_shape: tuple[int, ...],
-             kinds: tuple[type, ...]) -> dict[str, tuple[tuple[int, int], tuple[int, int]]]:
-    """``{module name: (input H x W, output H x W)}`` of the given module kinds."""
-    seen: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
-
-    def hook(name: str):
-        def record(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-            x = inputs[0]
-            hw_in = (int(x.shape[2]), int(x.shape[3])) if x.dim() == 4 else (1, 1)
-            hw_out = (int(output.shape[2]), int(output.shape[3])) if output.dim() == 4 \
-                else (1, 1)
-            seen[name] = (hw_in, hw_out)
-        return record
-
-    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()
-               if isinstance(m, kinds)]
-    device = next(model.parameters()).device
-    training = model.training
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, *input_shape, device=device))
-    finally:
-        model.train(training)
-        for h in handles:
-            h.remove()
-    return seen
