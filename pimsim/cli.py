@@ -56,13 +56,18 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kd-temperature", type=float, default=1.0)
     p.add_argument("--subnets-per-step", type=positive_int,
                    help="sandwich rule: sub-nets trained per step (largest, smallest, rest "
-                   "random; default 4, single-path 2: the largest and one at random)")
+                   "random; default 4); single-path: the full model and the least-trained smaller "
+                   "ones (default 2)")
     p.add_argument("--sparse-epochs", type=positive_int,
                    help="multi-path: epochs of each sparsity retrain (default epochs/3)")
     p.add_argument("--sparsity-weight", type=float, default=1e-4,
                    help="multi-path: L1 weight on BatchNorm scales")
     p.add_argument("--fix-epochs", type=comma_list(int, "integer"),
                    help="single-path: 0-based epochs at which each sub-net is fixed")
+    p.add_argument("--cost-budget", type=float,
+                   help="single-path: training MACs at most this times those of training the "
+                   "full model alone (>= 1; default 1.3); smaller sub-nets join steps only "
+                   "within it")
     p.add_argument("--mask-update-until", type=float, default=0.5,
                    help="ast: fraction of epochs during which masks follow magnitudes")
     p.add_argument("--bits", type=int, choices=(8, 16),
@@ -87,6 +92,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                       kd_weight=args.kd_weight, kd_temperature=args.kd_temperature,
                       subnets_per_step=args.subnets_per_step, sparse_epochs=args.sparse_epochs,
                       sparsity_weight=args.sparsity_weight, fix_epochs=args.fix_epochs,
+                      cost_budget=args.cost_budget,
                       mask_update_until=args.mask_update_until, bits=args.bits,
                       seed=args.seed,
                       device=_device(args.device))

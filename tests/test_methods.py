@@ -14,6 +14,7 @@ from pimsim.train import TrainConfig, recalibrate_bn, run_training
 from pimsim.train.ast import ASTPolicy, correct_gradient, magnitude_mask
 from pimsim.train.budgets import prune_to_budget, uniform_spec_for_budget
 from pimsim.train.engine import StopTraining
+from pimsim.train.methods import SinglePathPolicy
 from tests.conftest import exit_code
 
 TINY = {"epochs": 3, "batch_size": 64}
@@ -54,6 +55,35 @@ def test_single_path_subnets_are_nested_prefixes_fixed_during_one_round(tmp_path
     assert log.groupby("epoch").subnet.nunique().tolist() == [1, 2, 3, 4]
     cost = json.loads((tmp_path / "cost.json").read_text())
     assert cost["optimizer_steps"] == 4 * 11  # one round: 4 epochs of 1,347 / 128 batches
+
+
+def test_single_path_policy_trains_the_least_trained_within_its_cost_budget():
+    model = DynamicNet("resnet20", 10, 1, [SubnetSpec.uniform(w) for w in (1.0, 0.5, 0.25)])
+    macs = MacModel(model, (8, 8))
+    full, half, quarter = (macs.macs(model.counts(s)) for s in model.subnets)
+    gen = torch.Generator().manual_seed(0)
+    free = SinglePathPolicy(2, macs, [], [], cost_budget=10.0)
+    picks = [free.step_subnets(model, i, gen, 64) for i in range(4)]
+    assert [[s.name for s in p] for p in picks] == [["w1", "w0.25"], ["w1", "w0.5"]] * 2
+    tight = SinglePathPolicy(3, macs, [], [], cost_budget=1.2)
+    for i in range(50):
+        tight.step_subnets(model, i, gen, 64)
+    assert tight.baseline == 50 * 64 * full
+    assert 0 <= 1.2 * tight.baseline - tight.spent < 64 * half
+    assert tight.spent == (tight.baseline + tight.trained["w0.5"] * half
+                           + tight.trained["w0.25"] * quarter)
+
+
+@pytest.mark.parametrize("budget", [1.0, 1.15])
+def test_single_path_run_costs_at_most_its_budget(tmp_path, budget):
+    cfg = TrainConfig(method="single-path", budgets=[0.25, 0.5, 1.0], fix_epochs=[0, 1],
+                      cost_budget=budget, **TINY)
+    run_training(cfg, tmp_path, quiet=True)
+    cost = json.loads((tmp_path / "cost.json").read_text())
+    assert budget - 0.05 < cost["cost_vs_full_model_training"] <= budget
+    table = pd.read_csv(tmp_path / "results.csv")
+    smaller = table[table.subnet != "b1"].train_forward_passes
+    assert (smaller == 0).all() if budget == 1.0 else (smaller > 0).all()
 
 
 def _weights(path):

@@ -79,8 +79,8 @@ class ASTPolicy(Policy):
                     n: magnitude_mask(layers[n].weight, d) for n in sparse})
         return False
 
-    def step_subnets(self, model: DynamicNet, step: int,
-                     gen: torch.Generator) -> list[SubnetSpec]:
+    def step_subnets(self, model: DynamicNet, step: int, gen: torch.Generator,
+                     samples: int) -> list[SubnetSpec]:
         return [model.subnets[step % len(model.subnets)]]
 
     def after_backward(self, model: DynamicNet, spec: SubnetSpec) -> None:

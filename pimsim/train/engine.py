@@ -43,12 +43,13 @@ class StopTraining(Exception):
 
 
 class Policy:
-    """Default policy: every step trains ``step_subnets``'s list, the first as the teacher."""
+    """Default policy: every step trains ``step_subnets``'s list, the first as the teacher
+    (``samples``: the step's batch size, for policies that account for cost)."""
 
     distill = True
 
-    def step_subnets(self, model: DynamicNet, step: int,
-                     gen: torch.Generator) -> list[SubnetSpec]:
+    def step_subnets(self, model: DynamicNet, step: int, gen: torch.Generator,
+                     samples: int) -> list[SubnetSpec]:
         raise NotImplementedError
 
     def on_epoch_start(self, model: DynamicNet, epoch: int) -> bool:
@@ -213,7 +214,7 @@ class Run:
                     group["lr"] = cfg["lr"] * 0.5 * (1 + math.cos(math.pi * step / total_steps))
                 opt.zero_grad(set_to_none=True)
                 teacher = None
-                for spec in policy.step_subnets(model, step, gen):
+                for spec in policy.step_subnets(model, step, gen, len(y)):
                     model.set_subnet(spec)
                     out = model(x)
                     loss = subnet_loss(out, y, teacher, cfg["kd_weight"], cfg["kd_temperature"])

@@ -43,8 +43,8 @@ class JointPolicy(Policy):
     def ordered(self, model: DynamicNet) -> list[SubnetSpec]:
         return sorted(model.subnets, key=lambda s: -self.macs.macs(model.counts(s)))
 
-    def step_subnets(self, model: DynamicNet, step: int,
-                     gen: torch.Generator) -> list[SubnetSpec]:
+    def step_subnets(self, model: DynamicNet, step: int, gen: torch.Generator,
+                     samples: int) -> list[SubnetSpec]:
         order = self.ordered(model)
         if len(order) <= self.per_step:
             return order
@@ -225,13 +225,38 @@ def train_multi_path(run: Run, targets: list[Target]) -> Trained:
 class SinglePathPolicy(JointPolicy):
     """Single-path: at each fix epoch, reorder channels by current importance (within the
     prefixes of sub-nets already fixed) and fix the next sub-net, largest first; all fixed
-    sub-nets keep training jointly with distillation from the full model."""
+    sub-nets keep training jointly with distillation from the full model.
+
+    Each step trains the full model (the teacher) and up to ``per_step - 1`` fixed smaller
+    sub-nets: those trained on the fewest samples so far (ties: the smaller first), so a sub-net
+    fixed late catches up. Cost budget: a sub-net joins the step only while the MACs spent
+    stay within ``cost_budget`` times those of training the full model alone
+    (``spent + samples * macs(s) <= cost_budget * sum_steps samples * macs(full)``).
+    """
 
     def __init__(self, per_step: int, macs: MacModel, targets: list[Target],
-                 fix_epochs: list[int]) -> None:
+                 fix_epochs: list[int], cost_budget: float) -> None:
         super().__init__(per_step, macs)
-        self.targets, self.fix_epochs = targets, fix_epochs
+        self.targets, self.fix_epochs, self.cost_budget = targets, fix_epochs, cost_budget
         self.fixed = 0
+        self.spent = self.baseline = 0
+        self.trained: dict[str, int] = {}
+
+    def step_subnets(self, model: DynamicNet, step: int, gen: torch.Generator,
+                     samples: int) -> list[SubnetSpec]:
+        full, *others = self.ordered(model)
+        others.sort(key=lambda s: (self.trained.get(s.name, 0), self.macs.macs(model.counts(s))))
+        cost = self.macs.macs(model.counts(full)) * samples
+        self.baseline += cost
+        self.spent += cost
+        chosen = [full]
+        for spec in others[:self.per_step - 1]:
+            cost = self.macs.macs(model.counts(spec)) * samples
+            if self.spent + cost <= self.cost_budget * self.baseline:
+                chosen.append(spec)
+                self.spent += cost
+                self.trained[spec.name] = self.trained.get(spec.name, 0) + samples
+        return chosen
 
     def on_epoch_start(self, model: DynamicNet, epoch: int) -> bool:
         changed = False
@@ -243,10 +268,12 @@ class SinglePathPolicy(JointPolicy):
         return changed
 
     def state_dict(self) -> dict[str, Any]:
-        return {"fixed": self.fixed}
+        return {"fixed": self.fixed, "spent": self.spent, "baseline": self.baseline,
+                "trained": dict(self.trained)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.fixed = state["fixed"]
+        self.fixed, self.spent, self.baseline = state["fixed"], state["spent"], state["baseline"]
+        self.trained = dict(state["trained"])
 
 
 def default_fix_epochs(epochs: int, n: int) -> list[int]:
@@ -265,7 +292,8 @@ def train_single_path(run: Run, targets: list[Target]) -> Trained:
     if len(fix) != len(ordered):
         raise PimsimError(f"--fix-epochs: expected {len(ordered)} epochs (one per sub-net "
                           f"below the full model), got {len(fix)}")
-    policy = SinglePathPolicy(cfg["subnets_per_step"], macs, ordered, sorted(fix))
+    policy = SinglePathPolicy(cfg["subnets_per_step"], macs, ordered, sorted(fix),
+                              cfg["cost_budget"])
     run.phase("single-path", model, cfg["epochs"], policy)
     return [(model, model.subnets)]
 
