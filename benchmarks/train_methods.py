@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python benchmarks/train_methods.py [--seeds 3] [--epochs 15]``
 (a few minutes on 2 cores). For each seed it trains:
-- ``uniform``, ``multi-path``, ``single-path`` at MAC budgets 0.25/0.5/0.75/1.0,
+- ``uniform``, ``multi-path``, ``single-path`` at MAC budgets 0.25/0.5/0.75/1.0, and
+  single-path again with ``--cost-budget 1.3``,
 - ``ast`` at weight densities 0.25/0.5/0.75/1.0,
 - ``individual`` twice: the single-path run's (non-uniform) architectures and the uniform
   run's architectures, each trained alone: the baselines of the joint methods.
@@ -45,6 +46,9 @@ def main() -> None:
             runs = {}
             for method in ("uniform", "multi-path", "single-path", "ast"):
                 runs[method] = train(base / method, method=method, budgets=BUDGETS, **common)
+            runs["single-path, cost budget 1.3"] = train(
+                base / "sp_budget", method="single-path", budgets=BUDGETS, cost_budget=1.3,
+                **common)
             runs["individual (single-path archs)"] = train(
                 base / "ind_sp", method="individual",
                 specs_file=str(base / "single-path" / "subnets.yaml"), **common)

@@ -9,8 +9,6 @@ from pimsim.network import ARCHS, SubnetSpec, load_specs
 
 METHOD_NAMES = ("individual", "uniform", "multi-path", "single-path", "ast")
 DEFAULT_TARGETS = [0.25, 0.5, 0.75, 1.0]
-# Single-path: training MACs at most this times those of training the full model alone.
-DEFAULT_COST_BUDGET = 1.3
 
 
 @dataclass
@@ -104,8 +102,6 @@ class TrainConfig:
         data = asdict(self)
         if data["subnets_per_step"] is None:
             data["subnets_per_step"] = 2 if self.method == "single-path" else 4
-        if data["cost_budget"] is None and self.method == "single-path":
-            data["cost_budget"] = DEFAULT_COST_BUDGET
         if data["sparse_epochs"] is None:
             data["sparse_epochs"] = max(1, self.epochs // 3)
         return data
