@@ -41,8 +41,8 @@ from pimsim.device.subarray import SubArray
 from pimsim.errors import PimsimError
 
 MAX_BITS = 16
-# Pixels per block of the fast kernel: activation planes of a block stay in the 2 MB L2.
-_BLOCK_BYTES = 1 << 20
+# Pixels per job of the AND + popcount kernel: its accumulators (8 bytes a pixel) stay in L1.
+PIXEL_BLOCK = 4096
 
 
 def plane_weights(bits: int, signed: bool) -> np.ndarray:
@@ -73,7 +73,7 @@ def _check_operand(name: str, a: np.ndarray, bits: int, signed: bool, ndim: int)
             f"bitserial: {name}: values must lie in [{lo}, {hi}] for {bits}-bit {kind}, "
             f"got [{a.min()}, {a.max()}]"
         )
-    return np.ascontiguousarray(a, dtype=np.int64)
+    return a.astype(np.int64, copy=False)
 
 
 def _pad(x: np.ndarray, padding: int) -> np.ndarray:
@@ -106,42 +106,90 @@ def conv2d_int64(x: np.ndarray, w: np.ndarray, stride: int = 1, padding: int = 0
 PACK_TILE_PIXELS = 512
 
 
-@njit(parallel=True, cache=True)
-def _pack_activations(xpad, kh, kw, stride, oh, ow, bits, chunk_cols):
-    """Activation bit-planes (bits, words, P) packed along r; counts row writes per tile.
+@njit(inline="always")
+def _transpose8(x):
+    """Transpose the 8x8 bit matrix of a uint64 (row k = byte k): byte m of the result holds
+    bit m of every input byte, input byte k at bit k (Warren, Hacker's Delight, 2nd ed.,
+    sec. 7-3, transpose8rS64)."""
+    t = (x ^ (x >> np.uint64(7))) & np.uint64(0x00AA00AA00AA00AA)
+    x = x ^ t ^ (t << np.uint64(7))
+    t = (x ^ (x >> np.uint64(14))) & np.uint64(0x0000CCCC0000CCCC)
+    x = x ^ t ^ (t << np.uint64(14))
+    t = (x ^ (x >> np.uint64(28))) & np.uint64(0x00000000F0F0F0F0)
+    return x ^ t ^ (t << np.uint64(28))
 
-    Jobs are (word, tile of whole output rows, about ``PACK_TILE_PIXELS`` pixels): for every r
-    of its word a job gathers the im2col row of its pixels once into a contiguous buffer and ORs
-    bit m into a cache-resident accumulator, which is stored once (each output word is written
-    once, not read and rewritten for each of its 64 bits).
+
+@njit(parallel=True, cache=True)
+def _pad_copy(x, padding):
+    """Contiguous zero-padded copy (N, C, H + 2 pad, W + 2 pad) of x (any strides)."""
+    nb, c, h, w = x.shape
+    out = np.zeros((nb, c, h + 2 * padding, w + 2 * padding), np.int64)
+    for job in prange(nb * c):
+        b, ci = job // c, job % c
+        for y in range(h):
+            for xx in range(w):
+                out[b, ci, y + padding, xx + padding] = x[b, ci, y, xx]
+    return out
+
+
+def im2col_offsets(shape: tuple[int, ...], kh: int, kw: int, stride: int, oh: int,
+                   ow: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat offsets into a contiguous padded (N, C, Hp, Wp) array: element (r, p) of its
+    im2col matrix is at ``row[r] + pixel[p]``, r = (ci, i, j), p = (b, oy, ox)."""
+    _, c, hp, wp = shape
+    ci, i, j = np.unravel_index(np.arange(c * kh * kw), (c, kh, kw))
+    b, y, x = np.unravel_index(np.arange(shape[0] * oh * ow), (shape[0], oh, ow))
+    return (ci * hp + i) * wp + j, (b * c * hp + y * stride) * wp + x * stride
+
+
+@njit(parallel=True, cache=True)
+def _pack_activations(xflat, row_off, pixel_off, bits, chunk_cols):
+    """Activation bit-planes (bits, words, P) packed along r; counts row writes.
+
+    The im2col element (r, p) is ``xflat[row_off[r] + pixel_off[p]]`` (a padded input). Jobs
+    are (word, tile of ``PACK_TILE_PIXELS`` pixels). A job gathers the rows of 8 consecutive r
+    of its pixels; per pixel, each byte of the 8 values becomes one uint64 whose 8x8 bit
+    transpose gives, in byte m, bit m of the 8 values: one byte of plane m's word. The planes
+    of a job stay in cache and are stored once.
     """
-    nb, c, _, _ = xpad.shape
-    r_total = c * kh * kw
-    p_total = nb * oh * ow
+    r_total, p_total = row_off.size, pixel_off.size
     words = (r_total + WORD_BITS - 1) // WORD_BITS
     out = np.zeros((bits, words, p_total), np.uint64)
-    rows_per_tile = max(1, PACK_TILE_PIXELS // ow)
-    tiles = (nb * oh + rows_per_tile - 1) // rows_per_tile
+    tiles = (p_total + PACK_TILE_PIXELS - 1) // PACK_TILE_PIXELS
     for job in prange(words * tiles):
         word, tile = job // tiles, job % tiles
-        row0 = tile * rows_per_tile
-        row1 = min(nb * oh, row0 + rows_per_tile)
-        n = (row1 - row0) * ow
-        p0 = row0 * ow
+        p0 = tile * PACK_TILE_PIXELS
+        n = min(p_total, p0 + PACK_TILE_PIXELS) - p0
+        pix = pixel_off[p0 : p0 + n]
         acc = np.zeros((bits, n), np.uint64)
-        row = np.empty(n, np.int64)
-        last = stride * (ow - 1) + 1
-        for r in range(word * WORD_BITS, min(r_total, (word + 1) * WORD_BITS)):
-            ci, i, j = r // (kh * kw), (r // kw) % kh, r % kw
-            for out_row in range(row0, row1):
-                b, y = out_row // oh, out_row % oh
-                base = (out_row - row0) * ow
-                row[base : base + ow] = xpad[b, ci, y * stride + i, j : j + last : stride]
-            shift = np.uint64(r % WORD_BITS)
-            for m in range(bits):
-                plane = acc[m]
+        rows = np.zeros((8, n), np.int64)
+        planes = np.empty(n, np.uint64)
+        for g in range(8):  # byte g of the word: r = 64 word + 8 g + k
+            first = word * WORD_BITS + 8 * g
+            if first >= r_total:
+                break
+            for k in range(8):
+                if first + k < r_total:
+                    base = row_off[first + k]
+                    row = rows[k]
+                    for q in range(n):
+                        row[q] = xflat[base + pix[q]]
+                else:
+                    rows[k] = 0
+            place = np.uint64(8 * g)
+            for byte in range((bits + 7) // 8):
+                low = np.uint64(8 * byte)
                 for q in range(n):
-                    plane[q] |= np.uint64((row[q] >> m) & 1) << shift
+                    v = np.uint64(0)
+                    for k in range(8):
+                        v |= ((np.uint64(rows[k, q]) >> low) & np.uint64(0xFF)) << np.uint64(
+                            8 * k)
+                    planes[q] = _transpose8(v)
+                for m in range(min(8, bits - 8 * byte)):
+                    plane = acc[8 * byte + m]
+                    sel = np.uint64(8 * m)
+                    for q in range(n):
+                        plane[q] |= ((planes[q] >> sel) & np.uint64(0xFF)) << place
         out[:, word, p0 : p0 + n] = acc
     # One row write per pixel, activation plane and column chunk.
     return out, bits * p_total * ((r_total + chunk_cols - 1) // chunk_cols)
@@ -160,92 +208,101 @@ def _pack_weights(w2d, bits):
     return out
 
 
+@njit(inline="always")
+def _shift_add(acc, tmp, value, p, shift, neg):
+    """acc[p] += (+-1) * (tmp[p] + value) << shift; ``neg`` is 0 (add) or -1 (subtract)."""
+    v = (tmp[p] + value) << shift
+    acc[p] += (v ^ neg) - neg
+
+
 @njit(parallel=True, cache=True)
-def _and_popcount_gemm(wp, xp, sw, sx, p0, p1, out):
-    """out[co, p0:p1] = sum_n sum_m sw[n] sx[m] sum_words popcount(wp[n,co,:] & xp[m,:,p]).
+def _and_popcount_gemm(wp, xp, sw, sx, out):
+    """out[co, p] = sum_n sum_m sw[n] sx[m] sum_words popcount(wp[n,co,:] & xp[m,:,p]).
 
     Returns the (co, n, m, pixel) iterations: one AND2 sense, bit-count and shift-add per chunk.
-    Words go four at a time (the first group assigns), and the last word of each (n, m) is
-    fused into the shift-add of the sum into the accumulator: fewer passes over ``tmp``.
+    Jobs are (co, block of ``PIXEL_BLOCK`` pixels; acc and tmp stay in L1). Per (n, m), words
+    go four at a time into ``tmp`` (the first group assigns); the last 1-4 words are fused into
+    the shift-add of the sum into the accumulator (one pass when there are at most 4 words).
     """
     n_w, c_out, words = wp.shape
-    n_x = xp.shape[0]
-    length = p1 - p0
-    senses = np.zeros(c_out, np.int64)
-    for co in prange(c_out):
+    n_x, _, pixels = xp.shape
+    blocks = (pixels + PIXEL_BLOCK - 1) // PIXEL_BLOCK
+    last = (words - 1) % 4 + 1  # words in the fused last group
+    head = words - last
+    senses = np.zeros(c_out * blocks, np.int64)
+    for job in prange(c_out * blocks):
+        co, blk = job // blocks, job % blocks
+        p0 = blk * PIXEL_BLOCK
+        p1 = min(pixels, p0 + PIXEL_BLOCK)
+        length = p1 - p0
         acc = np.zeros(length, np.int64)
-        tmp = np.zeros(length, np.int64)
+        tmp = np.zeros(length, np.int64)  # stays zero when head == 0
         for n in range(n_w):
             for m in range(n_x):
-                k = 0
-                if words >= 4:
-                    w0, w1 = wp[n, co, 0], wp[n, co, 1]
-                    w2, w3 = wp[n, co, 2], wp[n, co, 3]
-                    x0, x1 = xp[m, 0, p0:p1], xp[m, 1, p0:p1]
-                    x2, x3 = xp[m, 2, p0:p1], xp[m, 3, p0:p1]
-                    for p in range(length):
-                        tmp[p] = (popcount(w0 & x0[p]) + popcount(w1 & x1[p])) + (
-                            popcount(w2 & x2[p]) + popcount(w3 & x3[p]))
-                    k = 4
-                else:
-                    tmp[:] = 0
-                while k + 4 <= words:
+                for k in range(0, head, 4):
                     w0, w1 = wp[n, co, k], wp[n, co, k + 1]
                     w2, w3 = wp[n, co, k + 2], wp[n, co, k + 3]
                     x0, x1 = xp[m, k, p0:p1], xp[m, k + 1, p0:p1]
                     x2, x3 = xp[m, k + 2, p0:p1], xp[m, k + 3, p0:p1]
-                    for p in range(length):
-                        tmp[p] += (popcount(w0 & x0[p]) + popcount(w1 & x1[p])) + (
-                            popcount(w2 & x2[p]) + popcount(w3 & x3[p]))
-                    k += 4
-                while k < words - 1:
-                    w0 = wp[n, co, k]
-                    x0 = xp[m, k, p0:p1]
-                    for p in range(length):
-                        tmp[p] += popcount(w0 & x0[p])
-                    k += 1
+                    if k == 0:
+                        for p in range(length):
+                            tmp[p] = (popcount(w0 & x0[p]) + popcount(w1 & x1[p])) + (
+                                popcount(w2 & x2[p]) + popcount(w3 & x3[p]))
+                    else:
+                        for p in range(length):
+                            tmp[p] += (popcount(w0 & x0[p]) + popcount(w1 & x1[p])) + (
+                                popcount(w2 & x2[p]) + popcount(w3 & x3[p]))
                 shift = n + m
-                if k < words:
-                    w0 = wp[n, co, k]
-                    x0 = xp[m, k, p0:p1]
-                    if sw[n] * sx[m] < 0:
-                        for p in range(length):
-                            acc[p] -= (tmp[p] + popcount(w0 & x0[p])) << shift
-                    else:
-                        for p in range(length):
-                            acc[p] += (tmp[p] + popcount(w0 & x0[p])) << shift
+                neg = np.int64(-1) if sw[n] * sx[m] < 0 else np.int64(0)
+                x0 = xp[m, head, p0:p1]
+                w0 = wp[n, co, head]
+                if last == 1:
+                    for p in range(length):
+                        _shift_add(acc, tmp, popcount(w0 & x0[p]), p, shift, neg)
+                elif last == 2:
+                    w1, x1 = wp[n, co, head + 1], xp[m, head + 1, p0:p1]
+                    for p in range(length):
+                        _shift_add(acc, tmp, popcount(w0 & x0[p]) + popcount(w1 & x1[p]),
+                                   p, shift, neg)
+                elif last == 3:
+                    w1, x1 = wp[n, co, head + 1], xp[m, head + 1, p0:p1]
+                    w2, x2 = wp[n, co, head + 2], xp[m, head + 2, p0:p1]
+                    for p in range(length):
+                        _shift_add(acc, tmp, popcount(w0 & x0[p]) + popcount(w1 & x1[p])
+                                   + popcount(w2 & x2[p]), p, shift, neg)
                 else:
-                    if sw[n] * sx[m] < 0:
-                        for p in range(length):
-                            acc[p] -= tmp[p] << shift
-                    else:
-                        for p in range(length):
-                            acc[p] += tmp[p] << shift
-                senses[co] += length
+                    w1, x1 = wp[n, co, head + 1], xp[m, head + 1, p0:p1]
+                    w2, x2 = wp[n, co, head + 2], xp[m, head + 2, p0:p1]
+                    w3, x3 = wp[n, co, head + 3], xp[m, head + 3, p0:p1]
+                    for p in range(length):
+                        _shift_add(acc, tmp, (popcount(w0 & x0[p]) + popcount(w1 & x1[p]))
+                                   + (popcount(w2 & x2[p]) + popcount(w3 & x3[p])),
+                                   p, shift, neg)
+                senses[job] += length
         out[co, p0:p1] = acc
     return senses.sum()
 
 
 def _fast_gemm(
     w2d: np.ndarray,
-    xpad: np.ndarray,
-    geometry: tuple[int, int, int, int, int],
+    x: np.ndarray,
+    geometry: tuple[int, int, int, int, int, int],
     x_bits: int,
     w_bits: int,
     x_signed: bool,
     w_signed: bool,
     tiling: Tiling,
 ) -> tuple[np.ndarray, EventCounts]:
-    kh, kw, stride, oh, ow = geometry
-    xp, plane_writes = _pack_activations(xpad, kh, kw, stride, oh, ow, x_bits, tiling.cols)
+    kh, kw, stride, padding, oh, ow = geometry
+    xpad = _pad_copy(x, padding)
+    row_off, pixel_off = im2col_offsets(xpad.shape, kh, kw, stride, oh, ow)
+    xp, plane_writes = _pack_activations(xpad.reshape(-1), row_off, pixel_off, x_bits,
+                                         tiling.cols)
     wp = _pack_weights(w2d, w_bits)
     pixels = xp.shape[2]
     out = np.empty((w2d.shape[0], pixels), np.int64)
-    block = max(WORD_BITS, _BLOCK_BYTES // (8 * x_bits * xp.shape[1]))
     sw, sx = plane_weights(w_bits, w_signed), plane_weights(x_bits, x_signed)
-    iterations = 0
-    for p0 in range(0, pixels, block):
-        iterations += _and_popcount_gemm(wp, xp, sw, sx, p0, min(pixels, p0 + block), out)
+    iterations = _and_popcount_gemm(wp, xp, sw, sx, out)
     senses = iterations * tiling.chunks
     sense_bits = iterations * tiling.reduction
     events = EventCounts(
@@ -277,7 +334,7 @@ def _conv_setup(x, w, stride, padding, x_bits, w_bits, x_signed, w_signed, rows,
     if oh < 1 or ow < 1:
         raise PimsimError(f"bitserial: kernel {kh}x{kw} larger than padded input {h}x{wd}")
     tiling = Tiling(c_out, c * kh * kw, x_bits, w_bits, rows, cols)
-    return x, w, (n, c_out, oh, ow), (kh, kw, stride, oh, ow), tiling
+    return x, w, (n, c_out, oh, ow), (kh, kw, stride, padding, oh, ow), tiling
 
 
 def bitserial_conv2d(
@@ -302,8 +359,7 @@ def bitserial_conv2d(
         x, w, stride, padding, x_bits, w_bits, x_signed, w_signed, rows, cols, params
     )
     out, events = _fast_gemm(
-        w.reshape(w.shape[0], -1), _pad(x, padding), geometry,
-        x_bits, w_bits, x_signed, w_signed, tiling,
+        w.reshape(w.shape[0], -1), x, geometry, x_bits, w_bits, x_signed, w_signed, tiling
     )
     n, c_out, oh, ow = shape
     return out.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3), events

@@ -51,25 +51,58 @@ def requantize(acc: np.ndarray, mult: np.ndarray | int, shift: np.ndarray | int)
     """
     arrays = [np.asarray(a, dtype=np.int64) for a in (acc, mult, shift)]
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
-    flat = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in arrays]
     out = np.empty(shape, dtype=np.int64)
+    if arrays[1].size == 1 and arrays[2].size == 1:  # one multiplier: no broadcast copies
+        flat = np.ascontiguousarray(np.broadcast_to(arrays[0], shape)).reshape(-1)
+        _requantize_scalar(flat, arrays[1].item(), arrays[2].item(), out.reshape(-1))
+        return out
+    flat = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in arrays]
     _requantize_flat(*flat, out.reshape(-1))
     return out
+
+
+@njit(inline="always")
+def _requantize_one(a, m, s):  # pragma: no cover - compiled
+    """The formula of :func:`requantize` for one int64 value."""
+    half = (np.int64(1) << (s - 1)) if s > 0 else np.int64(0)
+    low = (a & _MASK31) * m + half
+    top = (a >> 31) * m + (low >> 31)
+    if s >= 31:
+        return top >> (s - 31)
+    # saturate: |top| <= 2**31 (+1 below) keeps |result| >= 2**32 and within int64
+    top = min(max(top, -(np.int64(1) << 31) - 1), np.int64(1) << 31)
+    return (top << (31 - s)) + ((low & _MASK31) >> s)
 
 
 @njit(parallel=True, cache=True)
 def _requantize_flat(acc, mult, shift, out):  # pragma: no cover - compiled
     for i in prange(acc.size):
-        a, m, s = acc[i], mult[i], shift[i]
-        half = (np.int64(1) << (s - 1)) if s > 0 else np.int64(0)
-        low = (a & _MASK31) * m + half
-        top = (a >> 31) * m + (low >> 31)
-        if s >= 31:
-            out[i] = top >> (s - 31)
-        else:
-            # saturate: |top| <= 2**31 (+1 below) keeps |result| >= 2**32 and within int64
-            top = min(max(top, -(np.int64(1) << 31) - 1), np.int64(1) << 31)
-            out[i] = (top << (31 - s)) + ((low & _MASK31) >> s)
+        out[i] = _requantize_one(acc[i], mult[i], shift[i])
+
+
+@njit(parallel=True, cache=True)
+def _requantize_scalar(acc, mult, shift, out):  # pragma: no cover - compiled
+    for i in prange(acc.size):
+        out[i] = _requantize_one(acc[i], mult, shift)
+
+
+@njit(parallel=True, cache=True)
+def _requantize_rows(acc, bias, mult, shift, lo, hi, out):  # pragma: no cover - compiled
+    for c in prange(acc.shape[0]):
+        b, m, s = bias[c], mult[c], shift[c]
+        for i in range(acc.shape[1]):
+            out[c, i] = min(max(_requantize_one(acc[c, i] + b, m, s), lo), hi)
+
+
+def requantize_channels(acc: np.ndarray, bias: np.ndarray, mult: np.ndarray,
+                        shift: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``clip(requantize(acc[c] + bias[c], M[c], shift[c]), lo, hi)`` per channel c, the first
+    axis of ``acc`` (any further axes); one pass, int64 out of the same shape."""
+    acc2d = np.asarray(acc, dtype=np.int64).reshape(acc.shape[0], -1)
+    out = np.empty(acc2d.shape, np.int64)
+    as64 = [np.ascontiguousarray(a, dtype=np.int64) for a in (bias, mult, shift)]
+    _requantize_rows(acc2d, *as64, lo, hi, out)
+    return out.reshape(acc.shape)
 
 
 def add_multipliers(in_scales: np.ndarray, out_scale: float) -> tuple[np.ndarray, int]:

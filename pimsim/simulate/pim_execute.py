@@ -15,7 +15,7 @@ import numpy as np
 from pimsim.device import DeviceParams, EventCounts, bitserial_conv2d, bitserial_linear
 from pimsim.errors import PimsimError
 from pimsim.quantize import IntGraph, IntLayer, execute
-from pimsim.quantize.requant import qrange, requantize
+from pimsim.quantize.requant import qrange, requantize_channels
 
 
 def _accumulate(layer: IntLayer, x: np.ndarray, rows: int, cols: int,
@@ -32,12 +32,12 @@ def _accumulate(layer: IntLayer, x: np.ndarray, rows: int, cols: int,
 
 
 def _finish(layer: IntLayer, acc: np.ndarray) -> np.ndarray:
-    """Bias, per-channel requantization and clamping (channels on axis 1)."""
-    shape = (1, -1) + (1,) * (acc.ndim - 2)
-    y = requantize(acc + layer.bias.reshape(shape), layer.multiplier.reshape(shape),
-                   layer.shift.reshape(shape))
+    """Bias, per-channel requantization and clamping (channels on axis 1), in one pass over
+    the channel-major accumulator; returns the same axes order."""
     lo, hi = qrange(layer.out_bits, layer.out_signed)
-    return np.clip(y, lo, hi)
+    y = requantize_channels(acc.swapaxes(0, 1), layer.bias, layer.multiplier, layer.shift,
+                            lo, hi)
+    return y.swapaxes(0, 1)
 
 
 def run_pim(graph: IntGraph, x_int: np.ndarray, rows: int, cols: int,
