@@ -24,6 +24,7 @@ from pimsim.quantize import (
     quantize_multiplier,
     requantize,
 )
+from pimsim.quantize.requant import requantize_channels, requantize_sum
 from tests.conftest import randomize_batchnorm
 
 
@@ -50,6 +51,24 @@ def test_requantize_is_exact_half_up_rounding(acc, mult, shift):
         assert got == exact
     else:  # saturated: same sign, beyond any 16-bit clamp
         assert abs(got) >= 1 << 32 and (got > 0) == (exact > 0)
+
+
+def test_fused_requantizers_equal_requantize_then_clip():
+    rng = np.random.default_rng(0)
+    acc = rng.integers(-(1 << 24), 1 << 24, (5, 3, 4, 2))
+    bias = rng.integers(-1000, 1000, 5)
+    mult, shift = quantize_multiplier(rng.uniform(1e-4, 1e-2, 5))
+    got = requantize_channels(acc, bias, mult, shift, -128, 127)
+    ref = np.clip(requantize(acc + bias[:, None, None, None], mult[:, None, None, None],
+                             shift[:, None, None, None]), -128, 127)
+    assert np.array_equal(got, ref) and 0 < (np.abs(got) == 128).mean() < 1
+    a, b = rng.integers(-128, 128, (2, 6, 3, 4))
+    ma, mb, sh = (1 << 30) + 12345, 1 << 29, 31
+    expect = np.clip(requantize(a * ma + b * mb, 1, sh), 0, 255)
+    for left, right in ((a, b), (a.transpose(1, 0, 2), b.transpose(1, 0, 2)),
+                        (a.transpose(1, 0, 2), np.ascontiguousarray(b.transpose(1, 0, 2)))):
+        out = requantize_sum(left, right, ma, mb, sh, 0, 255)
+        assert np.array_equal(out, expect if left is a else expect.transpose(1, 0, 2))
 
 
 @settings(max_examples=200, deadline=None)

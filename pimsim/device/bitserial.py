@@ -208,21 +208,15 @@ def _pack_weights(w2d, bits):
     return out
 
 
-@njit(inline="always")
-def _shift_add(acc, tmp, value, p, shift, neg):
-    """acc[p] += (+-1) * (tmp[p] + value) << shift; ``neg`` is 0 (add) or -1 (subtract)."""
-    v = (tmp[p] + value) << shift
-    acc[p] += (v ^ neg) - neg
-
-
 @njit(parallel=True, cache=True)
 def _and_popcount_gemm(wp, xp, sw, sx, out):
     """out[co, p] = sum_n sum_m sw[n] sx[m] sum_words popcount(wp[n,co,:] & xp[m,:,p]).
 
     Returns the (co, n, m, pixel) iterations: one AND2 sense, bit-count and shift-add per chunk.
-    Jobs are (co, block of ``PIXEL_BLOCK`` pixels; acc and tmp stay in L1). Per (n, m), words
+    Jobs are (co, block of ``PIXEL_BLOCK`` pixels; accumulators stay in L1). Per (n, m), words
     go four at a time into ``tmp`` (the first group assigns); the last 1-4 words are fused into
-    the shift-add of the sum into the accumulator (one pass when there are at most 4 words).
+    the shift-add of the sum into the positive or negative accumulator (one pass when there are
+    at most 4 words).
     """
     n_w, c_out, words = wp.shape
     n_x, _, pixels = xp.shape
@@ -235,8 +229,9 @@ def _and_popcount_gemm(wp, xp, sw, sx, out):
         p0 = blk * PIXEL_BLOCK
         p1 = min(pixels, p0 + PIXEL_BLOCK)
         length = p1 - p0
-        acc = np.zeros(length, np.int64)
-        tmp = np.zeros(length, np.int64)  # stays zero when head == 0
+        pos = np.zeros(length, np.int64)
+        neg = np.zeros(length, np.int64)
+        tmp = np.zeros(length, np.int64)
         for n in range(n_w):
             for m in range(n_x):
                 for k in range(0, head, 4):
@@ -253,33 +248,48 @@ def _and_popcount_gemm(wp, xp, sw, sx, out):
                             tmp[p] += (popcount(w0 & x0[p]) + popcount(w1 & x1[p])) + (
                                 popcount(w2 & x2[p]) + popcount(w3 & x3[p]))
                 shift = n + m
-                neg = np.int64(-1) if sw[n] * sx[m] < 0 else np.int64(0)
+                acc = neg if sw[n] * sx[m] < 0 else pos
                 x0 = xp[m, head, p0:p1]
                 w0 = wp[n, co, head]
-                if last == 1:
+                w1 = wp[n, co, head + 1] if last > 1 else np.uint64(0)
+                w2 = wp[n, co, head + 2] if last > 2 else np.uint64(0)
+                w3 = wp[n, co, head + 3] if last > 3 else np.uint64(0)
+                x1 = xp[m, head + min(1, last - 1), p0:p1]
+                x2 = xp[m, head + min(2, last - 1), p0:p1]
+                x3 = xp[m, head + min(3, last - 1), p0:p1]
+                if head > 0:
+                    if last == 1:
+                        for p in range(length):
+                            acc[p] += (tmp[p] + popcount(w0 & x0[p])) << shift
+                    elif last == 2:
+                        for p in range(length):
+                            acc[p] += (tmp[p] + popcount(w0 & x0[p])
+                                       + popcount(w1 & x1[p])) << shift
+                    elif last == 3:
+                        for p in range(length):
+                            acc[p] += (tmp[p] + popcount(w0 & x0[p]) + popcount(w1 & x1[p])
+                                       + popcount(w2 & x2[p])) << shift
+                    else:
+                        for p in range(length):
+                            acc[p] += (tmp[p] + (popcount(w0 & x0[p]) + popcount(w1 & x1[p]))
+                                       + (popcount(w2 & x2[p]) + popcount(w3 & x3[p]))
+                                       ) << shift
+                elif last == 1:
                     for p in range(length):
-                        _shift_add(acc, tmp, popcount(w0 & x0[p]), p, shift, neg)
+                        acc[p] += popcount(w0 & x0[p]) << shift
                 elif last == 2:
-                    w1, x1 = wp[n, co, head + 1], xp[m, head + 1, p0:p1]
                     for p in range(length):
-                        _shift_add(acc, tmp, popcount(w0 & x0[p]) + popcount(w1 & x1[p]),
-                                   p, shift, neg)
+                        acc[p] += (popcount(w0 & x0[p]) + popcount(w1 & x1[p])) << shift
                 elif last == 3:
-                    w1, x1 = wp[n, co, head + 1], xp[m, head + 1, p0:p1]
-                    w2, x2 = wp[n, co, head + 2], xp[m, head + 2, p0:p1]
                     for p in range(length):
-                        _shift_add(acc, tmp, popcount(w0 & x0[p]) + popcount(w1 & x1[p])
-                                   + popcount(w2 & x2[p]), p, shift, neg)
+                        acc[p] += (popcount(w0 & x0[p]) + popcount(w1 & x1[p])
+                                   + popcount(w2 & x2[p])) << shift
                 else:
-                    w1, x1 = wp[n, co, head + 1], xp[m, head + 1, p0:p1]
-                    w2, x2 = wp[n, co, head + 2], xp[m, head + 2, p0:p1]
-                    w3, x3 = wp[n, co, head + 3], xp[m, head + 3, p0:p1]
                     for p in range(length):
-                        _shift_add(acc, tmp, (popcount(w0 & x0[p]) + popcount(w1 & x1[p]))
-                                   + (popcount(w2 & x2[p]) + popcount(w3 & x3[p])),
-                                   p, shift, neg)
+                        acc[p] += ((popcount(w0 & x0[p]) + popcount(w1 & x1[p]))
+                                   + (popcount(w2 & x2[p]) + popcount(w3 & x3[p]))) << shift
                 senses[job] += length
-        out[co, p0:p1] = acc
+        out[co, p0:p1] = pos - neg
     return senses.sum()
 
 

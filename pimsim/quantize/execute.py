@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from pimsim.quantize.requant import qrange, requantize
+from pimsim.quantize.requant import qrange, requantize, requantize_sum
 
 if TYPE_CHECKING:
     from pimsim.quantize.intgraph import IntLayer
@@ -63,8 +63,9 @@ def linear(layer: IntLayer, x: np.ndarray) -> np.ndarray:
 
 
 def add(layer: IntLayer, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    acc = a * layer.multiplier[0] + b * layer.multiplier[1]
-    return _out_clamp(requantize(acc, 1, layer.shift[0]), layer)
+    lo, hi = qrange(layer.out_bits, layer.out_signed)
+    return requantize_sum(a, b, int(layer.multiplier[0]), int(layer.multiplier[1]),
+                          int(layer.shift[0]), lo, hi)
 
 
 def relu(layer: IntLayer, x: np.ndarray) -> np.ndarray:

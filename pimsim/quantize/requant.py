@@ -94,6 +94,29 @@ def _requantize_rows(acc, bias, mult, shift, lo, hi, out):  # pragma: no cover -
             out[c, i] = min(max(_requantize_one(acc[c, i] + b, m, s), lo), hi)
 
 
+@njit(parallel=True, cache=True)
+def _requantize_sum(a, b, ma, mb, shift, lo, hi, out):  # pragma: no cover - compiled
+    for i in prange(a.size):
+        out[i] = min(max(_requantize_one(a[i] * ma + b[i] * mb, np.int64(1), shift), lo), hi)
+
+
+def requantize_sum(a: np.ndarray, b: np.ndarray, ma: int, mb: int, shift: int, lo: int,
+                   hi: int) -> np.ndarray:
+    """``clip(requantize(a * M_a + b * M_b, 1, shift), lo, hi)`` element-wise in one pass
+    (same shapes); the result keeps ``a``'s memory layout."""
+    a = np.asarray(a, dtype=np.int64)
+    out = np.empty_like(a)
+    if np.asarray(b).strides != a.strides:
+        b, b_in = np.empty_like(a), b
+        b[...] = b_in
+    b = np.asarray(b, dtype=np.int64)
+    flat = out.ravel(order="K")
+    _requantize_sum(a.ravel(order="K"), b.ravel(order="K"), ma, mb, shift, lo, hi, flat)
+    if not np.shares_memory(flat, out):
+        out[...] = flat.reshape(out.shape)
+    return out
+
+
 def requantize_channels(acc: np.ndarray, bias: np.ndarray, mult: np.ndarray,
                         shift: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """``clip(requantize(acc[c] + bias[c], M[c], shift[c]), lo, hi)`` per channel c, the first
