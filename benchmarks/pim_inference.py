@@ -28,7 +28,7 @@ from pimsim.simulate import family_costs, layers_of_subnets, run_pim
 WIDTHS = (1.0, 0.75, 0.5, 0.25)
 
 
-def best_of(fn, repeats: int = 3) -> float:
+def best_of(fn, repeats: int = 5) -> float:
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -51,7 +51,7 @@ def main() -> None:
     x = data.test_x
     chip = load_mapping().chip
     params = load_device_params()
-    print(f"resnet20, digits test set ({len(x)} images), 8 bits, 2 threads, best of 3 (s)")
+    print(f"resnet20, digits test set ({len(x)} images), 8 bits, 2 threads, best of 5 (s)")
     print(f"{'sub-net':>8} {'torch fp32':>11} {'PIM bit-serial':>15} {'ratio':>7}")
     total_t = total_p = 0.0
     for spec in specs:

@@ -42,7 +42,7 @@ from pimsim.errors import PimsimError
 
 MAX_BITS = 16
 # Pixels per job of the AND + popcount kernel: its accumulators (8 bytes a pixel) stay in L1.
-PIXEL_BLOCK = 4096
+PIXEL_BLOCK = 512
 
 
 def plane_weights(bits: int, signed: bool) -> np.ndarray:
@@ -123,12 +123,21 @@ def _transpose8(x):
 def _pad_copy(x, padding):
     """Contiguous zero-padded copy (N, C, H + 2 pad, W + 2 pad) of x (any strides)."""
     nb, c, h, w = x.shape
-    out = np.zeros((nb, c, h + 2 * padding, w + 2 * padding), np.int64)
+    hp, wp = h + 2 * padding, w + 2 * padding
+    out = np.empty((nb, c, hp, wp), np.int64)
     for job in prange(nb * c):
         b, ci = job // c, job % c
-        for y in range(h):
+        for y in range(hp):
+            iy = y - padding
+            if iy < 0 or iy >= h:
+                for xx in range(wp):
+                    out[b, ci, y, xx] = 0
+                continue
+            for xx in range(padding):
+                out[b, ci, y, xx] = 0
+                out[b, ci, y, wp - 1 - xx] = 0
             for xx in range(w):
-                out[b, ci, y + padding, xx + padding] = x[b, ci, y, xx]
+                out[b, ci, y, xx + padding] = x[b, ci, iy, xx]
     return out
 
 
@@ -136,10 +145,11 @@ def im2col_offsets(shape: tuple[int, ...], kh: int, kw: int, stride: int, oh: in
                    ow: int) -> tuple[np.ndarray, np.ndarray]:
     """Flat offsets into a contiguous padded (N, C, Hp, Wp) array: element (r, p) of its
     im2col matrix is at ``row[r] + pixel[p]``, r = (ci, i, j), p = (b, oy, ox)."""
-    _, c, hp, wp = shape
-    ci, i, j = np.unravel_index(np.arange(c * kh * kw), (c, kh, kw))
-    b, y, x = np.unravel_index(np.arange(shape[0] * oh * ow), (shape[0], oh, ow))
-    return (ci * hp + i) * wp + j, (b * c * hp + y * stride) * wp + x * stride
+    nb, c, hp, wp = shape
+    row = (np.arange(c)[:, None, None] * hp + np.arange(kh)[:, None]) * wp + np.arange(kw)
+    pixel = ((np.arange(nb)[:, None, None] * c * hp + np.arange(oh)[:, None] * stride) * wp
+             + np.arange(ow) * stride)
+    return row.reshape(-1), pixel.reshape(-1)
 
 
 @njit(parallel=True, cache=True)
@@ -232,8 +242,8 @@ def _and_popcount_gemm(wp, xp, sw, sx, out):
         pos = np.zeros(length, np.int64)
         neg = np.zeros(length, np.int64)
         tmp = np.zeros(length, np.int64)
-        for n in range(n_w):
-            for m in range(n_x):
+        for m in range(n_x):  # the words of plane m of the block stay in L1 for every n
+            for n in range(n_w):
                 for k in range(0, head, 4):
                     w0, w1 = wp[n, co, k], wp[n, co, k + 1]
                     w2, w3 = wp[n, co, k + 2], wp[n, co, k + 3]
