@@ -207,6 +207,7 @@ def _spec_file(tmp_path, counts, name="s"):
     (["--method", "single-path", "--widths", "0.5"], "--widths: only for the uniform"),
     (["--method", "single-path", "--budgets", "0.5", "--fix-epochs", "9"],
      "--fix-epochs: invalid value"),
+    (["--method", "single-path", "--cost-budget", "0.9"], "--cost-budget: invalid value 0.9"),
     (["--specs", "WIDE"], "counts[0]: 17 exceeds the group's width 16"),
     (["--specs", "SHORT"], "expected 12 channel counts"),
 ])
