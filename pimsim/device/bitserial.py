@@ -41,8 +41,10 @@ from pimsim.device.subarray import SubArray
 from pimsim.errors import PimsimError
 
 MAX_BITS = 16
-# Pixels per job of the AND + popcount kernel: its accumulators (8 bytes a pixel) stay in L1.
+# Pixels per job of the AND + popcount kernel: its accumulators and one activation plane's
+# words of the block stay in L1. Pixels per job of the activation packing.
 PIXEL_BLOCK = 512
+PACK_TILE_PIXELS = 512
 
 
 def plane_weights(bits: int, signed: bool) -> np.ndarray:
@@ -101,9 +103,6 @@ def conv2d_int64(x: np.ndarray, w: np.ndarray, stride: int = 1, padding: int = 0
     # einsum's integer loop is several times faster than numpy's (BLAS-less) int64 matmul.
     out = np.einsum("ij,jk->ik", np.asarray(w, dtype=np.int64).reshape(c_out, -1), cols)
     return out.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3)
-
-
-PACK_TILE_PIXELS = 512
 
 
 @njit(inline="always")
