@@ -66,8 +66,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="single-path: 0-based epochs at which each sub-net is fixed")
     p.add_argument("--cost-budget", type=float,
                    help="single-path: training MACs at most this times those of training the "
-                   "full model alone (>= 1; default: no limit); smaller sub-nets join steps "
-                   "only within it")
+                   "full model alone (>= 1, default 1.3; 0: no limit); smaller sub-nets join "
+                   "steps only within it")
     p.add_argument("--mask-update-until", type=float, default=0.5,
                    help="ast: fraction of epochs during which masks follow magnitudes")
     p.add_argument("--bits", type=int, choices=(8, 16),

@@ -62,7 +62,7 @@ def test_single_path_policy_trains_the_least_trained_within_its_cost_budget():
     macs = MacModel(model, (8, 8))
     full, half, quarter = (macs.macs(model.counts(s)) for s in model.subnets)
     gen = torch.Generator().manual_seed(0)
-    free = SinglePathPolicy(2, macs, [], [], cost_budget=10.0)
+    free = SinglePathPolicy(2, macs, [], [], cost_budget=0)  # no limit
     picks = [free.step_subnets(model, i, gen, 64) for i in range(4)]
     assert [[s.name for s in p] for p in picks] == [["w1", "w0.25"], ["w1", "w0.5"]] * 2
     tight = SinglePathPolicy(3, macs, [], [], cost_budget=1.2)
@@ -74,12 +74,13 @@ def test_single_path_policy_trains_the_least_trained_within_its_cost_budget():
                            + tight.trained["w0.25"] * quarter)
 
 
-@pytest.mark.parametrize("budget", [1.0, 1.15])
+@pytest.mark.parametrize("budget", [1.0, 1.15, None])
 def test_single_path_run_costs_at_most_its_budget(tmp_path, budget):
     cfg = TrainConfig(method="single-path", budgets=[0.25, 0.5, 1.0], fix_epochs=[0, 1],
                       cost_budget=budget, **TINY)
     run_training(cfg, tmp_path, quiet=True)
     cost = json.loads((tmp_path / "cost.json").read_text())
+    budget = budget or 1.3  # the default
     assert budget - 0.05 < cost["cost_vs_full_model_training"] <= budget
     table = pd.read_csv(tmp_path / "results.csv")
     smaller = table[table.subnet != "b1"].train_forward_passes

@@ -9,6 +9,8 @@ from pimsim.network import ARCHS, SubnetSpec, load_specs
 
 METHOD_NAMES = ("individual", "uniform", "multi-path", "single-path", "ast")
 DEFAULT_TARGETS = [0.25, 0.5, 0.75, 1.0]
+# Single-path: training MACs at most this times those of training the full model alone.
+DEFAULT_COST_BUDGET = 1.3
 
 
 @dataclass
@@ -81,7 +83,7 @@ class TrainConfig:
                   ("mask_update_until", 0 <= self.mask_update_until <= 1),
                   ("bits", self.bits in (None, 8, 16)),
                   ("fix_epochs", all(0 <= e < self.epochs for e in self.fix_epochs or [])),
-                  ("cost_budget", self.cost_budget is None or self.cost_budget >= 1)]
+                  ("cost_budget", self.cost_budget in (None, 0) or self.cost_budget >= 1)]
         for name, ok in checks:
             if not ok:
                 raise PimsimError(f"--{name.replace('_', '-')}: invalid value "
@@ -102,6 +104,8 @@ class TrainConfig:
         data = asdict(self)
         if data["subnets_per_step"] is None:
             data["subnets_per_step"] = 2 if self.method == "single-path" else 4
+        if data["cost_budget"] is None and self.method == "single-path":
+            data["cost_budget"] = DEFAULT_COST_BUDGET
         if data["sparse_epochs"] is None:
             data["sparse_epochs"] = max(1, self.epochs // 3)
         return data

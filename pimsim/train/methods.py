@@ -229,16 +229,16 @@ class SinglePathPolicy(JointPolicy):
 
     Each step trains the full model (the teacher) and up to ``per_step - 1`` fixed smaller
     sub-nets: those trained on the fewest samples so far (ties: the smaller first), so a sub-net
-    fixed late catches up. With a cost budget, a sub-net joins the step only while the MACs
-    spent stay within ``cost_budget`` times those of training the full model alone
-    (``spent + samples * macs(s) <= cost_budget * sum_steps samples * macs(full)``).
+    fixed late catches up. Cost budget: a sub-net joins the step only while the MACs spent stay
+    within ``cost_budget`` times those of training the full model alone (``spent + samples *
+    macs(s) <= cost_budget * sum_steps samples * macs(full)``); 0 means no limit.
     """
 
     def __init__(self, per_step: int, macs: MacModel, targets: list[Target],
-                 fix_epochs: list[int], cost_budget: float | None = None) -> None:
+                 fix_epochs: list[int], cost_budget: float) -> None:
         super().__init__(per_step, macs)
         self.targets, self.fix_epochs = targets, fix_epochs
-        self.cost_budget = math.inf if cost_budget is None else cost_budget
+        self.cost_budget = cost_budget or math.inf
         self.fixed = 0
         self.spent = self.baseline = 0
         self.trained: dict[str, int] = {}
