@@ -44,7 +44,8 @@ class StopTraining(Exception):
 
 class Policy:
     """Default policy: every step trains ``step_subnets``'s list, the first as the teacher
-    (``samples``: the step's batch size, for policies that account for cost)."""
+    (``samples``: the step's whole batch size, the same on every rank, for policies that
+    account for cost)."""
 
     distill = True
 
@@ -209,12 +210,13 @@ class Run:
             for x, y in tqdm(self.data.train_batches(cfg["batch_size"], gen), leave=False,
                              total=batches_per_epoch, desc=f"epoch {epoch + 1}",
                              disable=not show):
+                batch = len(y)  # before sharding: every rank then draws the same sub-nets
                 x, y = self.dist.shard(x).to(device), self.dist.shard(y).to(device)
                 for group in opt.param_groups:
                     group["lr"] = cfg["lr"] * 0.5 * (1 + math.cos(math.pi * step / total_steps))
                 opt.zero_grad(set_to_none=True)
                 teacher = None
-                for spec in policy.step_subnets(model, step, gen, len(y)):
+                for spec in policy.step_subnets(model, step, gen, batch):
                     model.set_subnet(spec)
                     out = model(x)
                     loss = subnet_loss(out, y, teacher, cfg["kd_weight"], cfg["kd_temperature"])
