@@ -78,13 +78,9 @@ def _check_operand(name: str, a: np.ndarray, bits: int, signed: bool, ndim: int)
     return a.astype(np.int64, copy=False)
 
 
-def _pad(x: np.ndarray, padding: int) -> np.ndarray:
-    return np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-
-
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int) -> np.ndarray:
     """(N, C, H, W) -> (C*kh*kw, N*OH*OW), rows ordered (ci, kh, kw), columns (n, oh, ow)."""
-    xp = _pad(np.asarray(x, dtype=np.int64), padding)
+    xp = _pad_copy(np.asarray(x, dtype=np.int64), padding)
     n, c, h, w = xp.shape
     oh, ow = (h - kh) // stride + 1, (w - kw) // stride + 1
     s = xp.strides

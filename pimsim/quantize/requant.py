@@ -110,10 +110,9 @@ def requantize_sum(a: np.ndarray, b: np.ndarray, ma: int, mb: int, shift: int, l
         b, b_in = np.empty_like(a), b
         b[...] = b_in
     b = np.asarray(b, dtype=np.int64)
-    flat = out.ravel(order="K")
-    _requantize_sum(a.ravel(order="K"), b.ravel(order="K"), ma, mb, shift, lo, hi, flat)
-    if not np.shares_memory(flat, out):
-        out[...] = flat.reshape(out.shape)
+    # out is dense in a's axis order, so its K-order ravel is a view that a's and b's match
+    _requantize_sum(a.ravel(order="K"), b.ravel(order="K"), ma, mb, shift, lo, hi,
+                    out.ravel(order="K"))
     return out
 
 
