@@ -1,4 +1,5 @@
-"""Packed-bit helpers for numba: a hardware popcount and bit-plane packing along a row."""
+"""Packed-bit helpers for numba: a hardware popcount, bit-plane packing along a row, and an
+8x8 bit transpose."""
 
 from __future__ import annotations
 
@@ -31,3 +32,16 @@ def popcount(x: np.uint64) -> np.int64:
 def n_words(n_bits: int) -> int:
     """Words of 64 bits that hold ``n_bits``."""
     return -(-n_bits // WORD_BITS)
+
+
+@njit(inline="always")
+def transpose8(x: np.uint64) -> np.uint64:
+    """Transpose the 8x8 bit matrix of a uint64 (row k = byte k): byte m of the result holds
+    bit m of every input byte, input byte k at bit k (Warren, Hacker's Delight, 2nd ed.,
+    sec. 7-3, transpose8rS64)."""
+    t = (x ^ (x >> np.uint64(7))) & np.uint64(0x00AA00AA00AA00AA)
+    x = x ^ t ^ (t << np.uint64(7))
+    t = (x ^ (x >> np.uint64(14))) & np.uint64(0x0000CCCC0000CCCC)
+    x = x ^ t ^ (t << np.uint64(14))
+    t = (x ^ (x >> np.uint64(28))) & np.uint64(0x00000000F0F0F0F0)
+    return x ^ t ^ (t << np.uint64(28))

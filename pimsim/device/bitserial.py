@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from pimsim.device.bitops import WORD_BITS, popcount
+from pimsim.device.bitsliced import bitsliced_conv
 from pimsim.device.events import EventCounts
 from pimsim.device.layer_events import (
     DEFAULT_COLS,
@@ -37,14 +37,11 @@ from pimsim.device.layer_events import (
 )
 from pimsim.device.margins import check_margin
 from pimsim.device.params import DeviceParams
+from pimsim.device.scratch import scratch
 from pimsim.device.subarray import SubArray
 from pimsim.errors import PimsimError
 
 MAX_BITS = 16
-# Pixels per job of the AND + popcount kernel: its accumulators and one activation plane's
-# words of the block stay in L1. Pixels per job of the activation packing.
-PIXEL_BLOCK = 512
-PACK_TILE_PIXELS = 512
 
 
 def plane_weights(bits: int, signed: bool) -> np.ndarray:
@@ -80,7 +77,9 @@ def _check_operand(name: str, a: np.ndarray, bits: int, signed: bool, ndim: int)
 
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int) -> np.ndarray:
     """(N, C, H, W) -> (C*kh*kw, N*OH*OW), rows ordered (ci, kh, kw), columns (n, oh, ow)."""
-    xp = _pad_copy(np.asarray(x, dtype=np.int64), padding)
+    x = np.asarray(x, dtype=np.int64)
+    xp = np.empty(_padded_shape(x.shape, padding), np.int64)
+    _pad_copy(x, padding, xp)
     n, c, h, w = xp.shape
     oh, ow = (h - kh) // stride + 1, (w - kw) // stride + 1
     s = xp.strides
@@ -101,25 +100,11 @@ def conv2d_int64(x: np.ndarray, w: np.ndarray, stride: int = 1, padding: int = 0
     return out.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3)
 
 
-@njit(inline="always")
-def _transpose8(x):
-    """Transpose the 8x8 bit matrix of a uint64 (row k = byte k): byte m of the result holds
-    bit m of every input byte, input byte k at bit k (Warren, Hacker's Delight, 2nd ed.,
-    sec. 7-3, transpose8rS64)."""
-    t = (x ^ (x >> np.uint64(7))) & np.uint64(0x00AA00AA00AA00AA)
-    x = x ^ t ^ (t << np.uint64(7))
-    t = (x ^ (x >> np.uint64(14))) & np.uint64(0x0000CCCC0000CCCC)
-    x = x ^ t ^ (t << np.uint64(14))
-    t = (x ^ (x >> np.uint64(28))) & np.uint64(0x00000000F0F0F0F0)
-    return x ^ t ^ (t << np.uint64(28))
-
-
 @njit(parallel=True, cache=True)
-def _pad_copy(x, padding):
-    """Contiguous zero-padded copy (N, C, H + 2 pad, W + 2 pad) of x (any strides)."""
+def _pad_copy(x, padding, out):
+    """Fill ``out`` (N, C, H + 2 pad, W + 2 pad) with x (any strides) zero-padded."""
     nb, c, h, w = x.shape
     hp, wp = h + 2 * padding, w + 2 * padding
-    out = np.empty((nb, c, hp, wp), np.int64)
     for job in prange(nb * c):
         b, ci = job // c, job % c
         for y in range(hp):
@@ -133,7 +118,11 @@ def _pad_copy(x, padding):
                 out[b, ci, y, wp - 1 - xx] = 0
             for xx in range(w):
                 out[b, ci, y, xx + padding] = x[b, ci, iy, xx]
-    return out
+
+
+def _padded_shape(shape: tuple[int, ...], padding: int) -> tuple[int, int, int, int]:
+    n, c, h, w = shape
+    return n, c, h + 2 * padding, w + 2 * padding
 
 
 def im2col_offsets(shape: tuple[int, ...], kh: int, kw: int, stride: int, oh: int,
@@ -147,157 +136,6 @@ def im2col_offsets(shape: tuple[int, ...], kh: int, kw: int, stride: int, oh: in
     return row.reshape(-1), pixel.reshape(-1)
 
 
-@njit(parallel=True, cache=True)
-def _pack_activations(xflat, row_off, pixel_off, bits, chunk_cols):
-    """Activation bit-planes (bits, words, P) packed along r; counts row writes.
-
-    The im2col element (r, p) is ``xflat[row_off[r] + pixel_off[p]]`` (a padded input). Jobs
-    are (word, tile of ``PACK_TILE_PIXELS`` pixels). A job gathers the rows of 8 consecutive r
-    of its pixels; per pixel, each byte of the 8 values becomes one uint64 whose 8x8 bit
-    transpose gives, in byte m, bit m of the 8 values: one byte of plane m's word. The planes
-    of a job stay in cache and are stored once.
-    """
-    r_total, p_total = row_off.size, pixel_off.size
-    words = (r_total + WORD_BITS - 1) // WORD_BITS
-    out = np.zeros((bits, words, p_total), np.uint64)
-    tiles = (p_total + PACK_TILE_PIXELS - 1) // PACK_TILE_PIXELS
-    for job in prange(words * tiles):
-        word, tile = job // tiles, job % tiles
-        p0 = tile * PACK_TILE_PIXELS
-        n = min(p_total, p0 + PACK_TILE_PIXELS) - p0
-        pix = pixel_off[p0 : p0 + n]
-        acc = np.zeros((bits, n), np.uint64)
-        rows = np.zeros((8, n), np.int64)
-        planes = np.empty(n, np.uint64)
-        for g in range(8):  # byte g of the word: r = 64 word + 8 g + k
-            first = word * WORD_BITS + 8 * g
-            if first >= r_total:
-                break
-            for k in range(8):
-                if first + k < r_total:
-                    base = row_off[first + k]
-                    row = rows[k]
-                    for q in range(n):
-                        row[q] = xflat[base + pix[q]]
-                else:
-                    rows[k] = 0
-            place = np.uint64(8 * g)
-            for byte in range((bits + 7) // 8):
-                low = np.uint64(8 * byte)
-                for q in range(n):
-                    v = np.uint64(0)
-                    for k in range(8):
-                        v |= ((np.uint64(rows[k, q]) >> low) & np.uint64(0xFF)) << np.uint64(
-                            8 * k)
-                    planes[q] = _transpose8(v)
-                for m in range(min(8, bits - 8 * byte)):
-                    plane = acc[8 * byte + m]
-                    sel = np.uint64(8 * m)
-                    for q in range(n):
-                        plane[q] |= ((planes[q] >> sel) & np.uint64(0xFF)) << place
-        out[:, word, p0 : p0 + n] = acc
-    # One row write per pixel, activation plane and column chunk.
-    return out, bits * p_total * ((r_total + chunk_cols - 1) // chunk_cols)
-
-
-@njit(parallel=True, cache=True)
-def _pack_weights(w2d, bits):
-    """Weight bit-planes (bits, C_out, words) packed along r."""
-    c_out, r_total = w2d.shape
-    out = np.zeros((bits, c_out, (r_total + WORD_BITS - 1) // WORD_BITS), np.uint64)
-    for co in prange(c_out):
-        for n in range(bits):
-            for r in range(r_total):
-                v = np.uint64((w2d[co, r] >> n) & 1)
-                out[n, co, r // WORD_BITS] |= v << np.uint64(r % WORD_BITS)
-    return out
-
-
-@njit(parallel=True, cache=True)
-def _and_popcount_gemm(wp, xp, sw, sx, out):
-    """out[co, p] = sum_n sum_m sw[n] sx[m] sum_words popcount(wp[n,co,:] & xp[m,:,p]).
-
-    Returns the (co, n, m, pixel) iterations: one AND2 sense, bit-count and shift-add per chunk.
-    Jobs are (co, block of ``PIXEL_BLOCK`` pixels; accumulators stay in L1). Per (n, m), words
-    go four at a time into ``tmp`` (the first group assigns); the last 1-4 words are fused into
-    the shift-add of the sum into the positive or negative accumulator (one pass when there are
-    at most 4 words).
-    """
-    n_w, c_out, words = wp.shape
-    n_x, _, pixels = xp.shape
-    blocks = (pixels + PIXEL_BLOCK - 1) // PIXEL_BLOCK
-    last = (words - 1) % 4 + 1  # words in the fused last group
-    head = words - last
-    senses = np.zeros(c_out * blocks, np.int64)
-    for job in prange(c_out * blocks):
-        co, blk = job // blocks, job % blocks
-        p0 = blk * PIXEL_BLOCK
-        p1 = min(pixels, p0 + PIXEL_BLOCK)
-        length = p1 - p0
-        pos = np.zeros(length, np.int64)
-        neg = np.zeros(length, np.int64)
-        tmp = np.zeros(length, np.int64)
-        for m in range(n_x):  # the words of plane m of the block stay in L1 for every n
-            for n in range(n_w):
-                for k in range(0, head, 4):
-                    w0, w1 = wp[n, co, k], wp[n, co, k + 1]
-                    w2, w3 = wp[n, co, k + 2], wp[n, co, k + 3]
-                    x0, x1 = xp[m, k, p0:p1], xp[m, k + 1, p0:p1]
-                    x2, x3 = xp[m, k + 2, p0:p1], xp[m, k + 3, p0:p1]
-                    if k == 0:
-                        for p in range(length):
-                            tmp[p] = (popcount(w0 & x0[p]) + popcount(w1 & x1[p])) + (
-                                popcount(w2 & x2[p]) + popcount(w3 & x3[p]))
-                    else:
-                        for p in range(length):
-                            tmp[p] += (popcount(w0 & x0[p]) + popcount(w1 & x1[p])) + (
-                                popcount(w2 & x2[p]) + popcount(w3 & x3[p]))
-                shift = n + m
-                acc = neg if sw[n] * sx[m] < 0 else pos
-                x0 = xp[m, head, p0:p1]
-                w0 = wp[n, co, head]
-                w1 = wp[n, co, head + 1] if last > 1 else np.uint64(0)
-                w2 = wp[n, co, head + 2] if last > 2 else np.uint64(0)
-                w3 = wp[n, co, head + 3] if last > 3 else np.uint64(0)
-                x1 = xp[m, head + min(1, last - 1), p0:p1]
-                x2 = xp[m, head + min(2, last - 1), p0:p1]
-                x3 = xp[m, head + min(3, last - 1), p0:p1]
-                if head > 0:
-                    if last == 1:
-                        for p in range(length):
-                            acc[p] += (tmp[p] + popcount(w0 & x0[p])) << shift
-                    elif last == 2:
-                        for p in range(length):
-                            acc[p] += (tmp[p] + popcount(w0 & x0[p])
-                                       + popcount(w1 & x1[p])) << shift
-                    elif last == 3:
-                        for p in range(length):
-                            acc[p] += (tmp[p] + popcount(w0 & x0[p]) + popcount(w1 & x1[p])
-                                       + popcount(w2 & x2[p])) << shift
-                    else:
-                        for p in range(length):
-                            acc[p] += (tmp[p] + (popcount(w0 & x0[p]) + popcount(w1 & x1[p]))
-                                       + (popcount(w2 & x2[p]) + popcount(w3 & x3[p]))
-                                       ) << shift
-                elif last == 1:
-                    for p in range(length):
-                        acc[p] += popcount(w0 & x0[p]) << shift
-                elif last == 2:
-                    for p in range(length):
-                        acc[p] += (popcount(w0 & x0[p]) + popcount(w1 & x1[p])) << shift
-                elif last == 3:
-                    for p in range(length):
-                        acc[p] += (popcount(w0 & x0[p]) + popcount(w1 & x1[p])
-                                   + popcount(w2 & x2[p])) << shift
-                else:
-                    for p in range(length):
-                        acc[p] += ((popcount(w0 & x0[p]) + popcount(w1 & x1[p]))
-                                   + (popcount(w2 & x2[p]) + popcount(w3 & x3[p]))) << shift
-                senses[job] += length
-        out[co, p0:p1] = pos - neg
-    return senses.sum()
-
-
 def _fast_gemm(
     w2d: np.ndarray,
     x: np.ndarray,
@@ -309,15 +147,15 @@ def _fast_gemm(
     tiling: Tiling,
 ) -> tuple[np.ndarray, EventCounts]:
     kh, kw, stride, padding, oh, ow = geometry
-    xpad = _pad_copy(x, padding)
+    shape = _padded_shape(x.shape, padding)
+    xpad = scratch("bitserial.padded", int(np.prod(shape)), np.int64).reshape(shape)
+    _pad_copy(x, padding, xpad)
     row_off, pixel_off = im2col_offsets(xpad.shape, kh, kw, stride, oh, ow)
-    xp, plane_writes = _pack_activations(xpad.reshape(-1), row_off, pixel_off, x_bits,
-                                         tiling.cols)
-    wp = _pack_weights(w2d, w_bits)
-    pixels = xp.shape[2]
-    out = np.empty((w2d.shape[0], pixels), np.int64)
-    sw, sx = plane_weights(w_bits, w_signed), plane_weights(x_bits, x_signed)
-    iterations = _and_popcount_gemm(wp, xp, sw, sx, out)
+    out, iterations = bitsliced_conv(xpad.reshape(-1), row_off, pixel_off, w2d, x_bits, w_bits,
+                                     x_signed, w_signed)
+    pixels = pixel_off.size
+    # One row write per pixel, activation plane and column chunk (while packing the planes).
+    plane_writes = x_bits * pixels * tiling.chunks
     senses = iterations * tiling.chunks
     sense_bits = iterations * tiling.reduction
     events = EventCounts(

@@ -1,0 +1,279 @@
+"""The fast AND + bit-count kernel, bit-sliced across output pixels.
+
+For each output channel co, weight plane n and activation plane m the layer needs, per pixel p,
+``bitcount(AND(c_n(w_co), c_m(x_p)))`` over the reduction axis r (see :mod:`bitserial`). The
+sub-array computes it along r, one pixel at a time. This kernel computes the same counts with r
+as the loop and 512 pixels side by side: activation planes are stored bit-sliced, bit
+``(p // 8)`` of lane ``p % 8`` of word ``(m, r, block)`` holding bit m of pixel p's element r
+(one 512-bit vector per (block, m, r)). ANDing with a weight bit c_n(w_co)[r] keeps that
+vector or zeroes it, so the count is the per-pixel sum of the vectors of the r whose weight
+bit is set (rows with a zero bit add nothing and are skipped).
+
+The per-pixel sums are formed by carry-save adders (a full adder per bit: sum = a ^ b ^ c,
+carry = majority(a, b, c)), 16 vectors at a time by the Harley-Seal tree (Harley and Seal;
+Mula, Kurz and Lemire 2018, "Faster population counts using AVX2 instructions", sec. 3);
+its outputs, weighted 2^(n+m+k), go into one bit-sliced carry-save accumulator per job. Terms
+with a negative sign (two's complement top planes) enter complemented, -v 2^j = (~v) 2^j - 2^j,
+and the sum of the 2^j is subtracted at the end. The result is exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from pimsim.device.scratch import scratch
+from pimsim.device.simd import (
+    LANES,
+    vand,
+    vgather,
+    vload,
+    vload_at,
+    vmaj,
+    vnot,
+    vor,
+    vshl,
+    vshr,
+    vsplat,
+    vstore,
+    vsub,
+    vxor,
+    vxor3,
+    vzero,
+)
+
+BLOCK_PIXELS = LANES * 64  # pixels per 512-bit vector
+GROUP = 16  # rows per Harley-Seal step; weight-bit lists are padded to a multiple of it
+
+
+def accumulator_levels(rows: int, w_bits: int, x_bits: int) -> int:
+    """Bits of the carry-save accumulator: its value is at most the sum of all pushed planes,
+    ``(rows + 2 GROUP) (2^w_bits - 1) (2^x_bits - 1) < 2^levels``."""
+    return w_bits + x_bits + int(rows + 2 * GROUP).bit_length()
+
+
+def accumulator_capacity(lengths: np.ndarray, w_bits: int, x_bits: int, levels: int) -> int:
+    """Levels the accumulator's carries can reach. Pushes go to levels <= J = w_bits + x_bits
+    + 2; a level passes on at most half the pushes it receives, so with D pushes in a job none
+    gets past J + bit_length(D). Planes above ``levels`` are zero (their values would exceed
+    the bound of :func:`accumulator_levels`)."""
+    per_channel = (lengths.reshape(-1, w_bits) // GROUP + 4).sum(axis=1)
+    pushes = x_bits * int(per_channel.max(initial=0))
+    return max(levels, w_bits + x_bits + 3 + pushes.bit_length())
+
+
+@njit(inline="always")
+def _vtranspose8(x):
+    """:func:`~pimsim.device.bitops.transpose8` of every lane."""
+    t = vand(vxor(x, vshr(x, 7)), vsplat(0x00AA00AA00AA00AA))
+    x = vxor3(x, t, vshl(t, 7))
+    t = vand(vxor(x, vshr(x, 14)), vsplat(0x0000CCCC0000CCCC))
+    x = vxor3(x, t, vshl(t, 14))
+    t = vand(vxor(x, vshr(x, 28)), vsplat(0x00000000F0F0F0F0))
+    return vxor3(x, t, vshl(t, 28))
+
+
+@njit(inline="always")
+def _load_pixels(xflat, pixel_off, p, base):
+    """Elements of 8 consecutive pixels p..p+7: one load where they are contiguous (strictly
+    increasing offsets that span 7), else a gather."""
+    first = pixel_off[p]
+    if pixel_off[p + LANES - 1] - first == LANES - 1:
+        return vload(xflat, base + first)
+    return vgather(xflat, pixel_off, p, base)
+
+
+@njit(parallel=True, cache=True)
+def pack_pixel_planes(xflat, row_off, pixel_off, bits, out):
+    """Fill ``out``, flat (blocks, bits, rows + 1, LANES) uint64, with bit-sliced activation
+    planes: bit i of lane k of word (block, m, r) is bit m of element r of pixel
+    ``512 block + 8 i + k``.
+
+    The im2col element (r, p) is ``xflat[row_off[r] + pixel_off[p]]``; ``pixel_off`` covers
+    whole blocks (pixels past the last repeat one, their outputs are dropped). Row ``rows`` is
+    all zero (the padding of the weight-bit lists). Per (r, block), each 64-bit lane gathers
+    the byte of 8 pixels whose 8x8 bit transpose gives, in byte m, 8 bits of plane m.
+    """
+    rows = row_off.size
+    blocks = pixel_off.size // BLOCK_PIXELS
+    plane = (rows + 1) * LANES
+    for i in range(blocks * bits):
+        out[i * plane + rows * LANES : (i + 1) * plane] = 0
+    for job in prange(rows * blocks):
+        r, blk = job // blocks, job % blocks
+        base = row_off[r]
+        for byte in range((bits + 7) // 8):
+            for g in range(8):  # bits 8g..8g+7 of the lanes: pixels 512 blk + 8 (8g + i) + k
+                v = vzero()
+                for i in range(8):
+                    x = _load_pixels(xflat, pixel_off, blk * BLOCK_PIXELS + 8 * (8 * g + i), base)
+                    v = vor(v, vshl(vand(vshr(x, 8 * byte), vsplat(0xFF)), 8 * i))
+                t = _vtranspose8(v)  # byte k of lane: bit 8 byte + k of its 8 pixels
+                for k in range(min(8, bits - 8 * byte)):
+                    at = ((blk * bits + 8 * byte + k) * (rows + 1) + r) * LANES
+                    piece = vshl(vand(vshr(t, 8 * k), vsplat(0xFF)), 8 * g)
+                    vstore(out, at, piece if g == 0 else vor(vload(out, at), piece))
+
+
+@njit(parallel=True, cache=True)
+def weight_bit_lists(w2d, bits, row_stride, zero_row, lists, lengths):
+    """Fill ``lists`` (C_out * bits, rows + 1 rounded up to GROUP) int32 and ``lengths``: per
+    (co, n), the offsets ``r * row_stride`` of the r whose weight bit n is set, padded with
+    ``zero_row`` to ``lengths[co * bits + n]``, a multiple of GROUP."""
+    c_out, rows = w2d.shape
+    for co in prange(c_out):
+        at = np.zeros(bits, np.int64)
+        for r in range(rows):  # branchless: each list has a spare slot
+            for n in range(bits):
+                lists[co * bits + n, at[n]] = r * row_stride
+                at[n] += (w2d[co, r] >> n) & 1
+        for n in range(bits):
+            length = (at[n] + GROUP - 1) // GROUP * GROUP
+            lists[co * bits + n, at[n] : length] = zero_row
+            lengths[co * bits + n] = length
+
+
+@njit(inline="always")
+def _csa(a, b, c):
+    """Full adder of three bit-vectors: (sum, carry)."""
+    return vxor3(a, b, c), vmaj(a, b, c)
+
+
+@njit(inline="always")
+def _push(planes, held, level, v):
+    """Add vector v at weight 2^level to the carry-save accumulator: per level one summed plane
+    and at most one held plane; a third plane triggers a full adder whose carry moves up."""
+    while held[level]:
+        at = 2 * level * LANES
+        s, v = _csa(vload(planes, at), vload(planes, at + LANES), v)
+        vstore(planes, at, s)
+        held[level] = False
+        level += 1
+    vstore(planes, (2 * level + 1) * LANES, v)
+    held[level] = True
+
+
+@njit(inline="always")
+def _push_signed(planes, held, level, v, negative):
+    """Push +v 2^level, or ~v 2^level for -v 2^level; returns the offset 2^level added."""
+    if negative:
+        _push(planes, held, level, vnot(v))
+        return np.int64(1) << level
+    _push(planes, held, level, v)
+    return np.int64(0)
+
+
+@njit(parallel=True, cache=True)
+def bitsliced_gemm(xs, lists, lengths, w_bits, x_bits, w_signed, x_signed, levels, capacity,
+                   out):
+    """out[co, p] = sum_n sum_m s_n s_m 2^(n+m) bitcount(AND(c_n(w_co), c_m(x_p))), exact.
+
+    ``xs`` from :func:`pack_pixel_planes`, ``lists``/``lengths`` from :func:`weight_bit_lists`,
+    ``out`` (C_out, pixels) int64, ``levels``/``capacity`` from :func:`accumulator_levels` and
+    :func:`accumulator_capacity`. Jobs are (co, block of 512 pixels). Returns the
+    (co, n, m, pixel) iterations: one AND2 sense, bit-count and shift-add each, whether or not
+    the CPU skipped the zero weight bits.
+    """
+    c_out, pixels = out.shape
+    blocks = (pixels + BLOCK_PIXELS - 1) // BLOCK_PIXELS
+    plane = xs.size // (blocks * x_bits)
+    senses = np.zeros(c_out * blocks, np.int64)
+    one = vsplat(1)
+    for job in prange(c_out * blocks):
+        co, blk = job // blocks, job % blocks
+        first = blk * BLOCK_PIXELS
+        length = min(pixels, first + BLOCK_PIXELS) - first
+        planes = np.zeros(2 * capacity * LANES, np.uint64)  # (level, summed/held, lane)
+        held = np.zeros(capacity, np.bool_)
+        offset = np.int64(0)
+        for m in range(x_bits):  # plane m of the block stays in L1 for every n
+            base = (blk * x_bits + m) * plane
+            for n in range(w_bits):
+                senses[job] += length
+                rows = lists[co * w_bits + n]
+                stop = lengths[co * w_bits + n]
+                if stop == 0:
+                    continue
+                negative = (w_signed and n == w_bits - 1) != (x_signed and m == x_bits - 1)
+                level = n + m
+                ones, twos, fours, eights = vzero(), vzero(), vzero(), vzero()
+                for j in range(0, stop, GROUP):
+                    ones, twos_a = _csa(ones, vload_at(xs, rows, j, base),
+                                        vload_at(xs, rows, j + 1, base))
+                    ones, twos_b = _csa(ones, vload_at(xs, rows, j + 2, base),
+                                        vload_at(xs, rows, j + 3, base))
+                    twos, fours_a = _csa(twos, twos_a, twos_b)
+                    ones, twos_a = _csa(ones, vload_at(xs, rows, j + 4, base),
+                                        vload_at(xs, rows, j + 5, base))
+                    ones, twos_b = _csa(ones, vload_at(xs, rows, j + 6, base),
+                                        vload_at(xs, rows, j + 7, base))
+                    twos, fours_b = _csa(twos, twos_a, twos_b)
+                    fours, eights_a = _csa(fours, fours_a, fours_b)
+                    ones, twos_a = _csa(ones, vload_at(xs, rows, j + 8, base),
+                                        vload_at(xs, rows, j + 9, base))
+                    ones, twos_b = _csa(ones, vload_at(xs, rows, j + 10, base),
+                                        vload_at(xs, rows, j + 11, base))
+                    twos, fours_a = _csa(twos, twos_a, twos_b)
+                    ones, twos_a = _csa(ones, vload_at(xs, rows, j + 12, base),
+                                        vload_at(xs, rows, j + 13, base))
+                    ones, twos_b = _csa(ones, vload_at(xs, rows, j + 14, base),
+                                        vload_at(xs, rows, j + 15, base))
+                    twos, fours_b = _csa(twos, twos_a, twos_b)
+                    fours, eights_b = _csa(fours, fours_a, fours_b)
+                    eights, sixteens = _csa(eights, eights_a, eights_b)
+                    offset += _push_signed(planes, held, level + 4, sixteens, negative)
+                offset += _push_signed(planes, held, level, ones, negative)
+                offset += _push_signed(planes, held, level + 1, twos, negative)
+                offset += _push_signed(planes, held, level + 2, fours, negative)
+                offset += _push_signed(planes, held, level + 3, eights, negative)
+        # Resolve the accumulator into binary planes (ripple carry), then per pixel
+        # value = sum_level bit 2^level - offset.
+        carry = vzero()
+        for level in range(levels):
+            at = 2 * level * LANES
+            held_plane = vload(planes, at + LANES) if held[level] else vzero()
+            s, carry = _csa(vload(planes, at), held_plane, carry)
+            vstore(planes, at, s)
+        shift = vsplat(offset)
+        tail = np.empty(LANES, np.int64)
+        for bit in range((length + LANES - 1) // LANES):
+            v = vzero()
+            for level in range(levels - 1, -1, -1):
+                v = vor(vshl(v, 1), vand(vshr(vload(planes, 2 * level * LANES), bit), one))
+            p = first + LANES * bit
+            if p + LANES <= pixels:
+                vstore(out[co], p, vsub(v, shift))
+            else:
+                vstore(tail, 0, vsub(v, shift))
+                out[co, p:pixels] = tail[: pixels - p]
+    return senses.sum()
+
+
+def bitsliced_conv(
+    xflat: np.ndarray,
+    row_off: np.ndarray,
+    pixel_off: np.ndarray,
+    w2d: np.ndarray,
+    x_bits: int,
+    w_bits: int,
+    x_signed: bool,
+    w_signed: bool,
+) -> tuple[np.ndarray, int]:
+    """(C_out, pixels) int64 result of the im2col GEMM ``w2d @ X`` with X[r, p] =
+    ``xflat[row_off[r] + pixel_off[p]]``, and the (co, n, m, pixel) iterations."""
+    rows, pixels = row_off.size, pixel_off.size
+    blocks = -(-pixels // BLOCK_PIXELS)
+    pixel_off = np.pad(pixel_off, (0, blocks * BLOCK_PIXELS - pixels), mode="edge")
+    xs = scratch("bitsliced.planes", blocks * x_bits * (rows + 1) * LANES, np.uint64)
+    pack_pixel_planes(xflat, row_off, pixel_off, x_bits, xs)
+    c_out = w2d.shape[0]
+    width = -(-(rows + 1) // GROUP) * GROUP
+    lists = scratch("bitsliced.lists", c_out * w_bits * width, np.int32).reshape(-1, width)
+    lengths = scratch("bitsliced.lengths", c_out * w_bits, np.int64)
+    weight_bit_lists(w2d, w_bits, LANES, rows * LANES, lists, lengths)
+    levels = accumulator_levels(rows, w_bits, x_bits)
+    capacity = accumulator_capacity(lengths, w_bits, x_bits, levels)
+    out = np.empty((c_out, pixels), np.int64)
+    iterations = bitsliced_gemm(xs, lists, lengths, w_bits, x_bits, w_signed, x_signed, levels,
+                                capacity, out)
+    return out, int(iterations)
