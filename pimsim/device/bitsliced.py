@@ -52,12 +52,12 @@ def accumulator_levels(rows: int, w_bits: int, x_bits: int) -> int:
     return w_bits + x_bits + int(rows + 2 * GROUP).bit_length()
 
 
-def accumulator_capacity(lengths: np.ndarray, w_bits: int, x_bits: int, levels: int) -> int:
+def accumulator_capacity(starts: np.ndarray, w_bits: int, x_bits: int, levels: int) -> int:
     """Levels the accumulator's carries can reach. Pushes go to levels <= J = w_bits + x_bits
     + 2; a level passes on at most half the pushes it receives, so with D pushes in a job none
     gets past J + bit_length(D). Planes above ``levels`` are zero (their values would exceed
     the bound of :func:`accumulator_levels`)."""
-    per_channel = (lengths.reshape(-1, w_bits) // GROUP + 4).sum(axis=1)
+    per_channel = (np.diff(starts).reshape(-1, w_bits) // GROUP + 4).sum(axis=1)
     pushes = x_bits * int(per_channel.max(initial=0))
     return max(levels, w_bits + x_bits + 3 + pushes.bit_length())
 
@@ -116,21 +116,29 @@ def pack_pixel_planes(xflat, row_off, pixel_off, bits, out):
 
 
 @njit(parallel=True, cache=True)
-def weight_bit_lists(w2d, bits, row_stride, zero_row, lists, lengths):
-    """Fill ``lists`` (C_out * bits, rows + 1 rounded up to GROUP) int32 and ``lengths``: per
-    (co, n), the offsets ``r * row_stride`` of the r whose weight bit n is set, padded with
-    ``zero_row`` to ``lengths[co * bits + n]``, a multiple of GROUP."""
+def weight_bit_lists(w2d, bits, row_stride, zero_row, found):
+    """Per (co, n), the int32 offsets ``r * row_stride`` of the r whose weight bit n is set,
+    padded with ``zero_row`` to a multiple of GROUP, concatenated. Returns (starts: list
+    (co, n) is ``offsets[starts[co * bits + n] : starts[co * bits + n + 1]]``, offsets).
+    ``found`` is int32 scratch of C_out * bits * (rows + 1) elements."""
     c_out, rows = w2d.shape
+    found = found.reshape(c_out * bits, rows + 1)
+    counts = np.empty(c_out * bits, np.int64)
     for co in prange(c_out):
         at = np.zeros(bits, np.int64)
-        for r in range(rows):  # branchless: each list has a spare slot
+        for r in range(rows):  # branchless: each row of found has a spare slot
             for n in range(bits):
-                lists[co * bits + n, at[n]] = r * row_stride
+                found[co * bits + n, at[n]] = r * row_stride
                 at[n] += (w2d[co, r] >> n) & 1
-        for n in range(bits):
-            length = (at[n] + GROUP - 1) // GROUP * GROUP
-            lists[co * bits + n, at[n] : length] = zero_row
-            lengths[co * bits + n] = length
+        counts[co * bits : (co + 1) * bits] = at
+    starts = np.zeros(c_out * bits + 1, np.int64)
+    for i in range(c_out * bits):
+        starts[i + 1] = starts[i] + (counts[i] + GROUP - 1) // GROUP * GROUP
+    offsets = np.empty(starts[-1], np.int32)
+    for i in prange(c_out * bits):
+        offsets[starts[i] : starts[i] + counts[i]] = found[i, : counts[i]]
+        offsets[starts[i] + counts[i] : starts[i + 1]] = zero_row
+    return starts, offsets
 
 
 @njit(inline="always")
@@ -164,11 +172,11 @@ def _push_signed(planes, held, level, v, negative):
 
 
 @njit(parallel=True, cache=True)
-def bitsliced_gemm(xs, lists, lengths, w_bits, x_bits, w_signed, x_signed, levels, capacity,
+def bitsliced_gemm(xs, starts, offsets, w_bits, x_bits, w_signed, x_signed, levels, capacity,
                    out):
     """out[co, p] = sum_n sum_m s_n s_m 2^(n+m) bitcount(AND(c_n(w_co), c_m(x_p))), exact.
 
-    ``xs`` from :func:`pack_pixel_planes`, ``lists``/``lengths`` from :func:`weight_bit_lists`,
+    ``xs`` from :func:`pack_pixel_planes`, ``starts``/``offsets`` from :func:`weight_bit_lists`,
     ``out`` (C_out, pixels) int64, ``levels``/``capacity`` from :func:`accumulator_levels` and
     :func:`accumulator_capacity`. Jobs are (co, block of 512 pixels). Returns the
     (co, n, m, pixel) iterations: one AND2 sense, bit-count and shift-add each, whether or not
@@ -190,34 +198,33 @@ def bitsliced_gemm(xs, lists, lengths, w_bits, x_bits, w_signed, x_signed, level
             base = (blk * x_bits + m) * plane
             for n in range(w_bits):
                 senses[job] += length
-                rows = lists[co * w_bits + n]
-                stop = lengths[co * w_bits + n]
-                if stop == 0:
+                start, stop = starts[co * w_bits + n], starts[co * w_bits + n + 1]
+                if start == stop:
                     continue
                 negative = (w_signed and n == w_bits - 1) != (x_signed and m == x_bits - 1)
                 level = n + m
                 ones, twos, fours, eights = vzero(), vzero(), vzero(), vzero()
-                for j in range(0, stop, GROUP):
-                    ones, twos_a = _csa(ones, vload_at(xs, rows, j, base),
-                                        vload_at(xs, rows, j + 1, base))
-                    ones, twos_b = _csa(ones, vload_at(xs, rows, j + 2, base),
-                                        vload_at(xs, rows, j + 3, base))
+                for j in range(start, stop, GROUP):
+                    ones, twos_a = _csa(ones, vload_at(xs, offsets, j, base),
+                                        vload_at(xs, offsets, j + 1, base))
+                    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 2, base),
+                                        vload_at(xs, offsets, j + 3, base))
                     twos, fours_a = _csa(twos, twos_a, twos_b)
-                    ones, twos_a = _csa(ones, vload_at(xs, rows, j + 4, base),
-                                        vload_at(xs, rows, j + 5, base))
-                    ones, twos_b = _csa(ones, vload_at(xs, rows, j + 6, base),
-                                        vload_at(xs, rows, j + 7, base))
+                    ones, twos_a = _csa(ones, vload_at(xs, offsets, j + 4, base),
+                                        vload_at(xs, offsets, j + 5, base))
+                    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 6, base),
+                                        vload_at(xs, offsets, j + 7, base))
                     twos, fours_b = _csa(twos, twos_a, twos_b)
                     fours, eights_a = _csa(fours, fours_a, fours_b)
-                    ones, twos_a = _csa(ones, vload_at(xs, rows, j + 8, base),
-                                        vload_at(xs, rows, j + 9, base))
-                    ones, twos_b = _csa(ones, vload_at(xs, rows, j + 10, base),
-                                        vload_at(xs, rows, j + 11, base))
+                    ones, twos_a = _csa(ones, vload_at(xs, offsets, j + 8, base),
+                                        vload_at(xs, offsets, j + 9, base))
+                    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 10, base),
+                                        vload_at(xs, offsets, j + 11, base))
                     twos, fours_a = _csa(twos, twos_a, twos_b)
-                    ones, twos_a = _csa(ones, vload_at(xs, rows, j + 12, base),
-                                        vload_at(xs, rows, j + 13, base))
-                    ones, twos_b = _csa(ones, vload_at(xs, rows, j + 14, base),
-                                        vload_at(xs, rows, j + 15, base))
+                    ones, twos_a = _csa(ones, vload_at(xs, offsets, j + 12, base),
+                                        vload_at(xs, offsets, j + 13, base))
+                    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 14, base),
+                                        vload_at(xs, offsets, j + 15, base))
                     twos, fours_b = _csa(twos, twos_a, twos_b)
                     fours, eights_b = _csa(fours, fours_a, fours_b)
                     eights, sixteens = _csa(eights, eights_a, eights_b)
@@ -266,14 +273,11 @@ def bitsliced_conv(
     pixel_off = np.pad(pixel_off, (0, blocks * BLOCK_PIXELS - pixels), mode="edge")
     xs = scratch("bitsliced.planes", blocks * x_bits * (rows + 1) * LANES, np.uint64)
     pack_pixel_planes(xflat, row_off, pixel_off, x_bits, xs)
-    c_out = w2d.shape[0]
-    width = -(-(rows + 1) // GROUP) * GROUP
-    lists = scratch("bitsliced.lists", c_out * w_bits * width, np.int32).reshape(-1, width)
-    lengths = scratch("bitsliced.lengths", c_out * w_bits, np.int64)
-    weight_bit_lists(w2d, w_bits, LANES, rows * LANES, lists, lengths)
+    found = scratch("bitsliced.found", w2d.shape[0] * w_bits * (rows + 1), np.int32)
+    starts, offsets = weight_bit_lists(w2d, w_bits, LANES, rows * LANES, found)
     levels = accumulator_levels(rows, w_bits, x_bits)
-    capacity = accumulator_capacity(lengths, w_bits, x_bits, levels)
-    out = np.empty((c_out, pixels), np.int64)
-    iterations = bitsliced_gemm(xs, lists, lengths, w_bits, x_bits, w_signed, x_signed, levels,
+    capacity = accumulator_capacity(starts, w_bits, x_bits, levels)
+    out = np.empty((w2d.shape[0], pixels), np.int64)
+    iterations = bitsliced_gemm(xs, starts, offsets, w_bits, x_bits, w_signed, x_signed, levels,
                                 capacity, out)
     return out, int(iterations)
