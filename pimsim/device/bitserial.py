@@ -12,12 +12,12 @@ planes. The shift-add subtracts when s_m s_n = -1.
 
 Two implementations with the same events (see :mod:`layer_events` for the mapping):
 
-- :func:`bitserial_conv2d` / :func:`bitserial_linear`: the fast numba kernel. It fuses the
-  sub-array operations: activation bit-planes packed into uint64 words along the reduction axis,
-  AND + popcount with the innermost loop over output pixels (vectorized popcount), two threads.
-  It counts its senses, bit-counts and shift-adds per (co, n, m) iteration over its output
-  pixels, times the column chunks of the mapping; row writes per pixel, bit-plane and chunk
-  while packing the activation planes.
+- :func:`bitserial_conv2d` / :func:`bitserial_linear`: the fast numba kernel of :mod:`bitsliced`.
+  It computes the same bit-counts with the loops turned around: activation bit-planes stored
+  bit-sliced across 512 output pixels, the count of AND(c_n(w), c_m(x)) summed over r by
+  carry-save adders (rows whose weight bit is zero skipped), two threads. It counts one sense,
+  bit-count and shift-add per (co, n, m, pixel) iteration, times the column chunks of the
+  mapping, and one row write per pixel, activation plane and chunk for the planes it packs.
 - :func:`reference_conv2d` / :func:`reference_linear`: every operation executed one at a time on
   :class:`SubArray` objects; slow, for tests on small layers.
 """

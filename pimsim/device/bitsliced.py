@@ -99,8 +99,8 @@ def pack_pixel_planes(xflat, row_off, pixel_off, bits, out):
     plane = (rows + 1) * LANES
     for i in range(blocks * bits):
         out[i * plane + rows * LANES : (i + 1) * plane] = 0
-    for job in prange(rows * blocks):
-        r, blk = job // blocks, job % blocks
+    for job in prange(rows * blocks):  # block-major, like the GEMM: a block stays on a core
+        blk, r = job // rows, job % rows
         base = row_off[r]
         for byte in range((bits + 7) // 8):
             for g in range(8):  # bits 8g..8g+7 of the lanes: pixels 512 blk + 8 (8g + i) + k
@@ -187,8 +187,8 @@ def bitsliced_gemm(xs, starts, offsets, w_bits, x_bits, w_signed, x_signed, leve
     plane = xs.size // (blocks * x_bits)
     senses = np.zeros(c_out * blocks, np.int64)
     one = vsplat(1)
-    for job in prange(c_out * blocks):
-        co, blk = job // blocks, job % blocks
+    for job in prange(c_out * blocks):  # block-major: a thread's blocks stay in its L2
+        blk, co = job // c_out, job % c_out
         first = blk * BLOCK_PIXELS
         length = min(pixels, first + BLOCK_PIXELS) - first
         planes = np.zeros(2 * capacity * LANES, np.uint64)  # (level, summed/held, lane)

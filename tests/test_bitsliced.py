@@ -1,0 +1,94 @@
+"""The bit-sliced fast kernel: vector intrinsics, multi-block layers, the accumulator bound."""
+
+import numpy as np
+import pytest
+from numba import njit
+
+from pimsim.device import simd
+from pimsim.device.bitserial import bitserial_conv2d, conv2d_int64, value_range
+from pimsim.device.bitsliced import BLOCK_PIXELS, accumulator_capacity, weight_bit_lists
+from pimsim.device.simd import vgather, vload, vmaj, vstore, vxor3
+
+
+def _ternary_kernel():
+    """A fresh (uncached) kernel: the intrinsics' code is generated when it compiles."""
+
+    @njit(cache=False)
+    def kernel(a, b, c, offsets, out):
+        x, y, z = vload(a, 0), vload(b, 0), vload(c, 0)
+        vstore(out, 0, vxor3(x, y, z))
+        vstore(out, 8, vmaj(x, y, z))
+        vstore(out, 16, vgather(a, offsets, 0, 1))
+
+    return kernel
+
+
+@pytest.mark.parametrize("avx512", [True, False])
+def test_vector_intrinsics(monkeypatch, avx512):
+    """xor3 and majority per bit, on the AVX-512 ternlog path and on the generic IR path."""
+    asked = []
+    if not avx512:
+        monkeypatch.setattr(simd, "_has_avx512", lambda context: asked.append(1) and False)
+    rng = np.random.default_rng(0)
+    a, b, c = (rng.integers(0, 2**63, 8, dtype=np.uint64) * np.uint64(3) for _ in range(3))
+    offsets = np.array([6, 0, 3, 1, 5, 2, 4, 0], np.int64)
+    out = np.zeros(24, np.uint64)
+    _ternary_kernel()(a, b, c, offsets, out)
+    assert np.array_equal(out[:8], a ^ b ^ c)
+    assert np.array_equal(out[8:16], (a & b) | (a & c) | (b & c))
+    assert np.array_equal(out[16:], a[offsets + 1])
+    assert len(asked) == (0 if avx512 else 2)  # the generic code was generated
+
+
+@pytest.mark.parametrize(
+    ("shape_x", "stride", "padding", "bits", "signed"),
+    [
+        ((2, 5, 23, 24), 1, 1, (8, 8), (False, True)),  # 1104 pixels: 3 blocks, contiguous loads
+        ((3, 4, 27, 19), 2, 1, (16, 16), (True, True)),  # 420 pixels, gathers (stride 2)
+        ((1, 3, 40, 37), 1, 0, (3, 5), (True, False)),  # rows of 35: groups cross rows
+    ],
+)
+def test_multi_block_layers_exact(shape_x, stride, padding, bits, signed):
+    rng = np.random.default_rng(5)
+    lo, hi = value_range(bits[0], signed[0])
+    x = rng.integers(lo, hi + 1, shape_x)
+    lo, hi = value_range(bits[1], signed[1])
+    w = rng.integers(lo, hi + 1, (6, shape_x[1], 3, 3))
+    out, _ = bitserial_conv2d(x, w, stride, padding, *bits, *signed)
+    assert np.array_equal(out, conv2d_int64(x, w, stride, padding))
+
+
+@pytest.mark.parametrize("x_signed", [True, False])
+def test_worst_case_accumulator(x_signed):
+    """16-bit extremes over 4608 rows, every weight bit set (the most carries): exact."""
+    lo, hi = value_range(16, x_signed)
+    x = np.full((1, 512, 4, 4), lo if x_signed else hi, np.int64)
+    w = np.full((2, 512, 3, 3), -1, np.int64)  # all 16 bits set
+    w[1] = -(1 << 15)
+    out, _ = bitserial_conv2d(x, w, 1, 1, 16, 16, x_signed, True)
+    assert np.array_equal(out, conv2d_int64(x, w, 1, 1))
+
+
+def test_weight_bit_lists_and_capacity():
+    w = np.array([[5, 0, 7, 1], [-1, -1, 0, 2]], np.int64)  # 3 bits, two's complement
+    found = np.empty(2 * 3 * 5, np.int32)
+    starts, offsets = weight_bit_lists(w, 3, 10, 99, found)
+    lists = [offsets[starts[i] : starts[i + 1]] for i in range(6)]
+    assert [lst.size for lst in lists] == [16] * 6
+    assert list(lists[0][:4]) == [0, 20, 30, 99]  # bit 0 of channel 0: rows 0, 2, 3
+    assert list(lists[1][:2]) == [20, 99]  # bit 1: row 2
+    assert list(lists[4][:3]) == [0, 10, 30]  # bit 1 of channel 1: rows 0, 1, 3
+    assert set(lists[0][3:]) == {99}
+    # 6 lists of one group: 3 x (1 + 4) pushes per (n, m) pair of 3 activation bits -> 45
+    assert accumulator_capacity(starts, 3, 3, 4) == 3 + 3 + 3 + (45).bit_length()
+
+
+def test_results_do_not_share_scratch_memory():
+    rng = np.random.default_rng(2)
+    x1, w1 = rng.integers(0, 256, (1, 8, 30, 30)), rng.integers(-128, 128, (4, 8, 3, 3))
+    x2, w2 = rng.integers(0, 256, (1, 16, 12, 12)), rng.integers(-128, 128, (3, 16, 3, 3))
+    first, _ = bitserial_conv2d(x1, w1, 1, 1)
+    kept = first.copy()
+    second, _ = bitserial_conv2d(x2, w2, 1, 1)
+    assert np.array_equal(first, kept) and first.shape[2] * first.shape[3] > BLOCK_PIXELS
+    assert np.array_equal(second, conv2d_int64(x2, w2, 1, 1))
