@@ -58,6 +58,14 @@ def test_multi_block_layers_exact(shape_x, stride, padding, bits, signed):
     assert np.array_equal(out, conv2d_int64(x, w, stride, padding))
 
 
+def test_padding_pixels_never_look_contiguous():
+    """6 pixels at offsets 0 1 3 4 6 7: had the padding repeated the last offset (7), the
+    group of 8 would span 7 and be loaded as contiguous."""
+    x, w = np.ones((1, 1, 2, 1), np.int64), np.ones((1, 1, 2, 2), np.int64)
+    out, _ = bitserial_conv2d(x, w, 1, 1, 1, 1, False, False)
+    assert out.ravel().tolist() == [1, 1, 2, 2, 1, 1]
+
+
 @pytest.mark.parametrize("x_signed", [True, False])
 def test_worst_case_accumulator(x_signed):
     """16-bit extremes over 4608 rows, every weight bit set (the most carries): exact."""
@@ -71,16 +79,17 @@ def test_worst_case_accumulator(x_signed):
 
 def test_weight_bit_lists_and_capacity():
     w = np.array([[5, 0, 7, 1], [-1, -1, 0, 2]], np.int64)  # 3 bits, two's complement
-    found = np.empty(2 * 3 * 5, np.int32)
-    starts, offsets = weight_bit_lists(w, 3, 10, 99, found)
+    masks = np.empty(2 * 3, np.uint64)
+    offsets = np.empty(2 * 3 * 16, np.int32)
+    starts = weight_bit_lists(w, 3, 10, 99, masks, offsets)
     lists = [offsets[starts[i] : starts[i + 1]] for i in range(6)]
     assert [lst.size for lst in lists] == [16] * 6
     assert list(lists[0][:4]) == [0, 20, 30, 99]  # bit 0 of channel 0: rows 0, 2, 3
     assert list(lists[1][:2]) == [20, 99]  # bit 1: row 2
     assert list(lists[4][:3]) == [0, 10, 30]  # bit 1 of channel 1: rows 0, 1, 3
     assert set(lists[0][3:]) == {99}
-    # 6 lists of one group: 3 x (1 + 4) pushes per (n, m) pair of 3 activation bits -> 45
-    assert accumulator_capacity(starts, 3, 3, 4) == 3 + 3 + 3 + (45).bit_length()
+    # 4 rows: per activation plane 3 x (1 + 1) + 10 pushes, 48 in all
+    assert accumulator_capacity(4, 3, 3, 4) == 3 + 3 + 4 + (48).bit_length()
 
 
 def test_results_do_not_share_scratch_memory():

@@ -1,5 +1,5 @@
-"""Packed-bit helpers for numba: a hardware popcount, bit-plane packing along a row, and an
-8x8 bit transpose."""
+"""Packed-bit helpers for numba: hardware popcount and trailing-zero count, bit-plane packing
+along a row, and an 8x8 bit transpose."""
 
 from __future__ import annotations
 
@@ -21,6 +21,24 @@ def _ctpop(typingctx, x):  # noqa: ARG001 - numba intrinsic signature
         return builder.call(fn, args)
 
     return sig, codegen
+
+
+@intrinsic
+def _cttz(typingctx, x):  # noqa: ARG001 - numba intrinsic signature
+    """LLVM ``cttz`` on a uint64 (64 for zero): one TZCNT instruction."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        fn = builder.module.declare_intrinsic("llvm.cttz", [ir.IntType(64), ir.IntType(1)])
+        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 0)])
+
+    return sig, codegen
+
+
+@njit(inline="always", cache=True)
+def trailing_zeros(x: np.uint64) -> np.int64:
+    """Index of the lowest set bit of a 64-bit word (64 for zero)."""
+    return np.int64(_cttz(x))
 
 
 @njit(inline="always", cache=True)

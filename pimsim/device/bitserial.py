@@ -24,10 +24,12 @@ Two implementations with the same events (see :mod:`layer_events` for the mappin
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit, prange
 
-from pimsim.device.bitsliced import bitsliced_conv
+from pimsim.device.bitsliced import BLOCK_PIXELS, bitsliced_conv
 from pimsim.device.events import EventCounts
 from pimsim.device.layer_events import (
     DEFAULT_COLS,
@@ -125,15 +127,21 @@ def _padded_shape(shape: tuple[int, ...], padding: int) -> tuple[int, int, int, 
     return n, c, h + 2 * padding, w + 2 * padding
 
 
-def im2col_offsets(shape: tuple[int, ...], kh: int, kw: int, stride: int, oh: int,
-                   ow: int) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=128)
+def im2col_offsets(shape: tuple[int, ...], kh: int, kw: int, stride: int, oh: int, ow: int,
+                   block: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Flat offsets into a contiguous padded (N, C, Hp, Wp) array: element (r, p) of its
-    im2col matrix is at ``row[r] + pixel[p]``, r = (ci, i, j), p = (b, oy, ox)."""
+    im2col matrix is at ``row[r] + pixel[p]``, r = (ci, i, j), p = (b, oy, ox). The pixel
+    offsets, strictly increasing, are padded to a multiple of ``block`` with the first (the
+    smallest), so no run of them that reaches the padding looks contiguous. Cached, read-only."""
     nb, c, hp, wp = shape
     row = (np.arange(c)[:, None, None] * hp + np.arange(kh)[:, None]) * wp + np.arange(kw)
     pixel = ((np.arange(nb)[:, None, None] * c * hp + np.arange(oh)[:, None] * stride) * wp
-             + np.arange(ow) * stride)
-    return row.reshape(-1), pixel.reshape(-1)
+             + np.arange(ow) * stride).reshape(-1)
+    pixel = np.pad(pixel, (0, -pixel.size % block), constant_values=pixel[0])
+    row, pixel = row.reshape(-1), pixel
+    row.flags.writeable = pixel.flags.writeable = False
+    return row, pixel
 
 
 def _fast_gemm(
@@ -150,10 +158,10 @@ def _fast_gemm(
     shape = _padded_shape(x.shape, padding)
     xpad = scratch("bitserial.padded", int(np.prod(shape)), np.int64).reshape(shape)
     _pad_copy(x, padding, xpad)
-    row_off, pixel_off = im2col_offsets(xpad.shape, kh, kw, stride, oh, ow)
-    out, iterations = bitsliced_conv(xpad.reshape(-1), row_off, pixel_off, w2d, x_bits, w_bits,
-                                     x_signed, w_signed)
-    pixels = pixel_off.size
+    row_off, pixel_off = im2col_offsets(shape, kh, kw, stride, oh, ow, BLOCK_PIXELS)
+    pixels = shape[0] * oh * ow
+    out, iterations = bitsliced_conv(xpad.reshape(-1), row_off, pixel_off, pixels, w2d, x_bits,
+                                     w_bits, x_signed, w_signed)
     # One row write per pixel, activation plane and column chunk (while packing the planes).
     plane_writes = x_bits * pixels * tiling.chunks
     senses = iterations * tiling.chunks

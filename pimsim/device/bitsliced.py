@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from pimsim.device.bitops import WORD_BITS, popcount, trailing_zeros, transpose8
 from pimsim.device.scratch import scratch
 from pimsim.device.simd import (
     LANES,
@@ -47,19 +48,20 @@ GROUP = 16  # rows per Harley-Seal step; weight-bit lists are padded to a multip
 
 
 def accumulator_levels(rows: int, w_bits: int, x_bits: int) -> int:
-    """Bits of the carry-save accumulator: its value is at most the sum of all pushed planes,
-    ``(rows + 2 GROUP) (2^w_bits - 1) (2^x_bits - 1) < 2^levels``."""
-    return w_bits + x_bits + int(rows + 2 * GROUP).bit_length()
+    """Bits of the carry-save accumulator. A term (n, m) pushes at most (its rows, padded,
+    + 64) 2^(n+m) (its count, or for a negative term the complemented planes), so the sum is
+    below ``(rows + 5 GROUP) (2^w_bits - 1) (2^x_bits - 1) < 2^levels``."""
+    return w_bits + x_bits + int(rows + 5 * GROUP).bit_length()
 
 
-def accumulator_capacity(starts: np.ndarray, w_bits: int, x_bits: int, levels: int) -> int:
+def accumulator_capacity(rows: int, w_bits: int, x_bits: int, levels: int) -> int:
     """Levels the accumulator's carries can reach. Pushes go to levels <= J = w_bits + x_bits
-    + 2; a level passes on at most half the pushes it receives, so with D pushes in a job none
-    gets past J + bit_length(D). Planes above ``levels`` are zero (their values would exceed
-    the bound of :func:`accumulator_levels`)."""
-    per_channel = (np.diff(starts).reshape(-1, w_bits) // GROUP + 4).sum(axis=1)
-    pushes = x_bits * int(per_channel.max(initial=0))
-    return max(levels, w_bits + x_bits + 3 + pushes.bit_length())
+    + 3; a level passes on at most half the pushes it receives, so with D pushes in a job none
+    gets past J + bit_length(D) - 1. Per activation plane a job pushes, for each weight plane,
+    at most (rows rounded up to GROUP) / GROUP + 1 planes, plus two flushes of 5. Planes above
+    ``levels`` are zero (their values would exceed the bound of :func:`accumulator_levels`)."""
+    pushes = x_bits * (w_bits * (-(-rows // GROUP) + 1) + 10)
+    return max(levels, w_bits + x_bits + 4 + pushes.bit_length())
 
 
 @njit(inline="always")
@@ -75,8 +77,9 @@ def _vtranspose8(x):
 
 @njit(inline="always")
 def _load_pixels(xflat, pixel_off, p, base):
-    """Elements of 8 consecutive pixels p..p+7: one load where they are contiguous (strictly
-    increasing offsets that span 7), else a gather."""
+    """Elements of 8 consecutive pixels p..p+7: one load where they are contiguous (offsets
+    that span 7: real offsets strictly increase, the padding after them is smaller), else a
+    gather."""
     first = pixel_off[p]
     if pixel_off[p + LANES - 1] - first == LANES - 1:
         return vload(xflat, base + first)
@@ -90,7 +93,7 @@ def pack_pixel_planes(xflat, row_off, pixel_off, bits, out):
     ``512 block + 8 i + k``.
 
     The im2col element (r, p) is ``xflat[row_off[r] + pixel_off[p]]``; ``pixel_off`` covers
-    whole blocks (pixels past the last repeat one, their outputs are dropped). Row ``rows`` is
+    whole blocks (pixels past the last repeat the first, their outputs are dropped). Row ``rows`` is
     all zero (the padding of the weight-bit lists). Per (r, block), each 64-bit lane gathers
     the byte of 8 pixels whose 8x8 bit transpose gives, in byte m, 8 bits of plane m.
     """
@@ -116,29 +119,47 @@ def pack_pixel_planes(xflat, row_off, pixel_off, bits, out):
 
 
 @njit(parallel=True, cache=True)
-def weight_bit_lists(w2d, bits, row_stride, zero_row, found):
-    """Per (co, n), the int32 offsets ``r * row_stride`` of the r whose weight bit n is set,
-    padded with ``zero_row`` to a multiple of GROUP, concatenated. Returns (starts: list
-    (co, n) is ``offsets[starts[co * bits + n] : starts[co * bits + n + 1]]``, offsets).
-    ``found`` is int32 scratch of C_out * bits * (rows + 1) elements."""
+def weight_bit_lists(w2d, bits, row_stride, zero_row, masks, offsets):
+    """Fill ``offsets`` (int32) with, per (co, n), the offsets ``r * row_stride`` of the r
+    whose weight bit n is set, padded with ``zero_row`` to a multiple of GROUP, concatenated;
+    returns the starts: list (co, n) is ``offsets[starts[co * bits + n] : starts[co * bits +
+    n + 1]]``. ``masks`` is uint64 scratch of C_out * bits * ceil(rows / 64) elements,
+    ``offsets`` holds at least C_out * bits * (rows rounded up to GROUP).
+
+    First the weight bit-planes along r (an 8x8 bit transpose of a byte of 8 weights gives a
+    byte of each plane), then the set bits of each plane word, lowest first."""
     c_out, rows = w2d.shape
-    found = found.reshape(c_out * bits, rows + 1)
-    counts = np.empty(c_out * bits, np.int64)
+    words = (rows + WORD_BITS - 1) // WORD_BITS
+    masks = masks.reshape(c_out * bits, words)
+    counts = np.zeros(c_out * bits, np.int64)
     for co in prange(c_out):
-        at = np.zeros(bits, np.int64)
-        for r in range(rows):  # branchless: each row of found has a spare slot
-            for n in range(bits):
-                found[co * bits + n, at[n]] = r * row_stride
-                at[n] += (w2d[co, r] >> n) & 1
-        counts[co * bits : (co + 1) * bits] = at
+        masks[co * bits : (co + 1) * bits] = 0
+        for r0 in range(0, rows, 8):
+            for byte in range((bits + 7) // 8):
+                v = np.uint64(0)
+                for k in range(min(8, rows - r0)):
+                    v |= (np.uint64(w2d[co, r0 + k] >> (8 * byte)) & np.uint64(0xFF)) << np.uint64(
+                        8 * k)
+                t = transpose8(v)  # byte j: bit 8 byte + j of the 8 weights
+                for j in range(min(8, bits - 8 * byte)):
+                    masks[co * bits + 8 * byte + j, r0 // WORD_BITS] |= (
+                        (t >> np.uint64(8 * j)) & np.uint64(0xFF)) << np.uint64(r0 % WORD_BITS)
+        for i in range(co * bits, (co + 1) * bits):
+            for word in range(words):
+                counts[i] += popcount(masks[i, word])
     starts = np.zeros(c_out * bits + 1, np.int64)
     for i in range(c_out * bits):
         starts[i + 1] = starts[i] + (counts[i] + GROUP - 1) // GROUP * GROUP
-    offsets = np.empty(starts[-1], np.int32)
     for i in prange(c_out * bits):
-        offsets[starts[i] : starts[i] + counts[i]] = found[i, : counts[i]]
-        offsets[starts[i] + counts[i] : starts[i + 1]] = zero_row
-    return starts, offsets
+        at = starts[i]
+        for word in range(words):
+            mask = masks[i, word]
+            while mask:
+                offsets[at] = (word * WORD_BITS + trailing_zeros(mask)) * row_stride
+                at += 1
+                mask &= mask - np.uint64(1)
+        offsets[at : starts[i + 1]] = zero_row
+    return starts
 
 
 @njit(inline="always")
@@ -171,6 +192,45 @@ def _push_signed(planes, held, level, v, negative):
     return np.int64(0)
 
 
+@njit(cache=True)
+def _flush(planes, held, level, negative, ones, twos, fours, eights, sixteens):
+    """Push the five counter planes (weights 2^level .. 2^(level+4)); returns the offset."""
+    return (_push_signed(planes, held, level, ones, negative)
+            + _push_signed(planes, held, level + 1, twos, negative)
+            + _push_signed(planes, held, level + 2, fours, negative)
+            + _push_signed(planes, held, level + 3, eights, negative)
+            + _push_signed(planes, held, level + 4, sixteens, negative))
+
+
+@njit(inline="always")
+def _harley_seal16(xs, offsets, j, base, ones, twos, fours, eights):
+    """Add the 16 vectors ``xs[base + offsets[j : j + 16]]`` to the counter planes (weights
+    1, 2, 4, 8) by 15 full adders; returns them and the carry plane of weight 16."""
+    ones, twos_a = _csa(ones, vload_at(xs, offsets, j, base), vload_at(xs, offsets, j + 1, base))
+    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 2, base),
+                        vload_at(xs, offsets, j + 3, base))
+    twos, fours_a = _csa(twos, twos_a, twos_b)
+    ones, twos_a = _csa(ones, vload_at(xs, offsets, j + 4, base),
+                        vload_at(xs, offsets, j + 5, base))
+    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 6, base),
+                        vload_at(xs, offsets, j + 7, base))
+    twos, fours_b = _csa(twos, twos_a, twos_b)
+    fours, eights_a = _csa(fours, fours_a, fours_b)
+    ones, twos_a = _csa(ones, vload_at(xs, offsets, j + 8, base),
+                        vload_at(xs, offsets, j + 9, base))
+    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 10, base),
+                        vload_at(xs, offsets, j + 11, base))
+    twos, fours_a = _csa(twos, twos_a, twos_b)
+    ones, twos_a = _csa(ones, vload_at(xs, offsets, j + 12, base),
+                        vload_at(xs, offsets, j + 13, base))
+    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 14, base),
+                        vload_at(xs, offsets, j + 15, base))
+    twos, fours_b = _csa(twos, twos_a, twos_b)
+    fours, eights_b = _csa(fours, fours_a, fours_b)
+    eights, sixteens = _csa(eights, eights_a, eights_b)
+    return ones, twos, fours, eights, sixteens
+
+
 @njit(parallel=True, cache=True)
 def bitsliced_gemm(xs, starts, offsets, w_bits, x_bits, w_signed, x_signed, levels, capacity,
                    out):
@@ -196,43 +256,37 @@ def bitsliced_gemm(xs, starts, offsets, w_bits, x_bits, w_signed, x_signed, leve
         offset = np.int64(0)
         for m in range(x_bits):  # plane m of the block stays in L1 for every n
             base = (blk * x_bits + m) * plane
+            # Counter state: planes of weight 2^(n+m) .. 2^(n+m+4) for the current n.
+            ones, twos, fours, eights, sixteens = vzero(), vzero(), vzero(), vzero(), vzero()
+            negative = False
             for n in range(w_bits):
                 senses[job] += length
-                start, stop = starts[co * w_bits + n], starts[co * w_bits + n + 1]
-                if start == stop:
-                    continue
-                negative = (w_signed and n == w_bits - 1) != (x_signed and m == x_bits - 1)
                 level = n + m
-                ones, twos, fours, eights = vzero(), vzero(), vzero(), vzero()
+                sign = (w_signed and n == w_bits - 1) != (x_signed and m == x_bits - 1)
+                if sign != negative:  # terms of another sign: empty the counter first
+                    offset += _flush(planes, held, level, negative,
+                                     ones, twos, fours, eights, sixteens)
+                    ones, twos, fours, eights, sixteens = (vzero(), vzero(), vzero(), vzero(),
+                                                           vzero())
+                    negative = sign
+                start, stop = starts[co * w_bits + n], starts[co * w_bits + n + 1]
+                pending = False  # a weight-16 carry waiting for its pair
+                carry_a = vzero()
                 for j in range(start, stop, GROUP):
-                    ones, twos_a = _csa(ones, vload_at(xs, offsets, j, base),
-                                        vload_at(xs, offsets, j + 1, base))
-                    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 2, base),
-                                        vload_at(xs, offsets, j + 3, base))
-                    twos, fours_a = _csa(twos, twos_a, twos_b)
-                    ones, twos_a = _csa(ones, vload_at(xs, offsets, j + 4, base),
-                                        vload_at(xs, offsets, j + 5, base))
-                    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 6, base),
-                                        vload_at(xs, offsets, j + 7, base))
-                    twos, fours_b = _csa(twos, twos_a, twos_b)
-                    fours, eights_a = _csa(fours, fours_a, fours_b)
-                    ones, twos_a = _csa(ones, vload_at(xs, offsets, j + 8, base),
-                                        vload_at(xs, offsets, j + 9, base))
-                    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 10, base),
-                                        vload_at(xs, offsets, j + 11, base))
-                    twos, fours_a = _csa(twos, twos_a, twos_b)
-                    ones, twos_a = _csa(ones, vload_at(xs, offsets, j + 12, base),
-                                        vload_at(xs, offsets, j + 13, base))
-                    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 14, base),
-                                        vload_at(xs, offsets, j + 15, base))
-                    twos, fours_b = _csa(twos, twos_a, twos_b)
-                    fours, eights_b = _csa(fours, fours_a, fours_b)
-                    eights, sixteens = _csa(eights, eights_a, eights_b)
-                    offset += _push_signed(planes, held, level + 4, sixteens, negative)
+                    ones, twos, fours, eights, carry_b = _harley_seal16(
+                        xs, offsets, j, base, ones, twos, fours, eights)
+                    if pending:
+                        sixteens, carry = _csa(sixteens, carry_a, carry_b)
+                        offset += _push_signed(planes, held, level + 5, carry, negative)
+                    carry_a, pending = carry_b, not pending
+                if pending:
+                    sixteens, carry = vxor(sixteens, carry_a), vand(sixteens, carry_a)
+                    offset += _push_signed(planes, held, level + 5, carry, negative)
+                # Weight 2^(n+m) is complete for this m: shift the counter to n + 1.
                 offset += _push_signed(planes, held, level, ones, negative)
-                offset += _push_signed(planes, held, level + 1, twos, negative)
-                offset += _push_signed(planes, held, level + 2, fours, negative)
-                offset += _push_signed(planes, held, level + 3, eights, negative)
+                ones, twos, fours, eights, sixteens = twos, fours, eights, sixteens, vzero()
+            offset += _flush(planes, held, w_bits + m, negative,
+                             ones, twos, fours, eights, sixteens)
         # Resolve the accumulator into binary planes (ripple carry), then per pixel
         # value = sum_level bit 2^level - offset.
         carry = vzero()
@@ -260,6 +314,7 @@ def bitsliced_conv(
     xflat: np.ndarray,
     row_off: np.ndarray,
     pixel_off: np.ndarray,
+    pixels: int,
     w2d: np.ndarray,
     x_bits: int,
     w_bits: int,
@@ -267,16 +322,17 @@ def bitsliced_conv(
     w_signed: bool,
 ) -> tuple[np.ndarray, int]:
     """(C_out, pixels) int64 result of the im2col GEMM ``w2d @ X`` with X[r, p] =
-    ``xflat[row_off[r] + pixel_off[p]]``, and the (co, n, m, pixel) iterations."""
-    rows, pixels = row_off.size, pixel_off.size
-    blocks = -(-pixels // BLOCK_PIXELS)
-    pixel_off = np.pad(pixel_off, (0, blocks * BLOCK_PIXELS - pixels), mode="edge")
+    ``xflat[row_off[r] + pixel_off[p]]``, and the (co, n, m, pixel) iterations. ``pixel_off``
+    covers whole blocks of BLOCK_PIXELS, padded as :func:`~bitserial.im2col_offsets` does."""
+    rows, blocks = row_off.size, pixel_off.size // BLOCK_PIXELS
     xs = scratch("bitsliced.planes", blocks * x_bits * (rows + 1) * LANES, np.uint64)
     pack_pixel_planes(xflat, row_off, pixel_off, x_bits, xs)
-    found = scratch("bitsliced.found", w2d.shape[0] * w_bits * (rows + 1), np.int32)
-    starts, offsets = weight_bit_lists(w2d, w_bits, LANES, rows * LANES, found)
+    lists = w2d.shape[0] * w_bits
+    masks = scratch("bitsliced.masks", lists * -(-rows // WORD_BITS), np.uint64)
+    offsets = scratch("bitsliced.offsets", lists * -(-rows // GROUP) * GROUP, np.int32)
+    starts = weight_bit_lists(w2d, w_bits, LANES, rows * LANES, masks, offsets)
     levels = accumulator_levels(rows, w_bits, x_bits)
-    capacity = accumulator_capacity(starts, w_bits, x_bits, levels)
+    capacity = accumulator_capacity(rows, w_bits, x_bits, levels)
     out = np.empty((w2d.shape[0], pixels), np.int64)
     iterations = bitsliced_gemm(xs, starts, offsets, w_bits, x_bits, w_signed, x_signed, levels,
                                 capacity, out)
