@@ -246,7 +246,6 @@ def bitsliced_gemm(xs, starts, offsets, w_bits, x_bits, w_signed, x_signed, leve
     blocks = (pixels + BLOCK_PIXELS - 1) // BLOCK_PIXELS
     plane = xs.size // (blocks * x_bits)
     senses = np.zeros(c_out * blocks, np.int64)
-    one = vsplat(1)
     for job in prange(c_out * blocks):  # block-major: a thread's blocks stay in its L2
         blk, co = job // c_out, job % c_out
         first = blk * BLOCK_PIXELS
@@ -287,25 +286,37 @@ def bitsliced_gemm(xs, starts, offsets, w_bits, x_bits, w_signed, x_signed, leve
                 ones, twos, fours, eights, sixteens = twos, fours, eights, sixteens, vzero()
             offset += _flush(planes, held, w_bits + m, negative,
                              ones, twos, fours, eights, sixteens)
-        # Resolve the accumulator into binary planes (ripple carry), then per pixel
-        # value = sum_level bit 2^level - offset.
+        # Resolve the accumulator into binary planes (ripple carry); per pixel the value is
+        # sum_level bit 2^level - offset.
         carry = vzero()
         for level in range(levels):
             at = 2 * level * LANES
             held_plane = vload(planes, at + LANES) if held[level] else vzero()
             s, carry = _csa(vload(planes, at), held_plane, carry)
             vstore(planes, at, s)
+        # Per pixel, its bits of the planes: 8x8 bit transposes of a byte of 8 planes.
+        values = np.zeros(64 * LANES, np.uint64)  # (pixel bit i, lane): pixel 8 i + lane
+        byte = vsplat(0xFF)
+        for group in range((levels + 7) // 8):
+            for b in range(8):  # pixel bits 8b .. 8b + 7
+                v = vzero()
+                for k in range(min(8, levels - 8 * group)):
+                    bit_plane = vload(planes, 2 * (8 * group + k) * LANES)
+                    v = vor(v, vshl(vand(vshr(bit_plane, 8 * b), byte), 8 * k))
+                t = _vtranspose8(v)  # byte i: pixel bit 8b + i across the 8 planes
+                for i in range(8):
+                    at = (8 * b + i) * LANES
+                    part = vshl(vand(vshr(t, 8 * i), byte), 8 * group)
+                    vstore(values, at, vor(vload(values, at), part))
         shift = vsplat(offset)
         tail = np.empty(LANES, np.int64)
         for bit in range((length + LANES - 1) // LANES):
-            v = vzero()
-            for level in range(levels - 1, -1, -1):
-                v = vor(vshl(v, 1), vand(vshr(vload(planes, 2 * level * LANES), bit), one))
+            v = vsub(vload(values, bit * LANES), shift)
             p = first + LANES * bit
             if p + LANES <= pixels:
-                vstore(out[co], p, vsub(v, shift))
+                vstore(out[co], p, v)
             else:
-                vstore(tail, 0, vsub(v, shift))
+                vstore(tail, 0, v)
                 out[co, p:pixels] = tail[: pixels - p]
     return senses.sum()
 
