@@ -1,5 +1,9 @@
 """The bit-sliced fast kernel: vector intrinsics, multi-block layers, the accumulator bound."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from numba import njit
@@ -101,3 +105,25 @@ def test_results_do_not_share_scratch_memory():
     second, _ = bitserial_conv2d(x2, w2, 1, 1)
     assert np.array_equal(first, kept) and first.shape[2] * first.shape[3] > BLOCK_PIXELS
     assert np.array_equal(second, conv2d_int64(x2, w2, 1, 1))
+
+
+def test_accumulator_stays_in_bounds(tmp_path):
+    """Worst cases compiled with numba's bounds checking (a fresh cache): the accumulator's
+    carries never index past :func:`accumulator_capacity` levels."""
+    script = """
+import os
+import subprocess
+import sys
+
+import numpy as np
+from pimsim.device.bitserial import bitserial_conv2d, conv2d_int64, value_range
+for bits, x_signed, w_signed in [(16, True, True), (16, False, True), (3, False, False)]:
+    for pick in (0, 1):
+        x = np.full((1, 300, 5, 5), value_range(bits, x_signed)[pick], np.int64)
+        w = np.full((2, 300, 3, 3), value_range(bits, w_signed)[pick], np.int64)
+        out, _ = bitserial_conv2d(x, w, 1, 1, bits, bits, x_signed, w_signed)
+        assert np.array_equal(out, conv2d_int64(x, w, 1, 1))
+"""
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]

@@ -48,10 +48,12 @@ GROUP = 16  # rows per Harley-Seal step; weight-bit lists are padded to a multip
 
 
 def accumulator_levels(rows: int, w_bits: int, x_bits: int) -> int:
-    """Bits of the carry-save accumulator. A term (n, m) pushes at most (its rows, padded,
-    + 64) 2^(n+m) (its count, or for a negative term the complemented planes), so the sum is
-    below ``(rows + 5 GROUP) (2^w_bits - 1) (2^x_bits - 1) < 2^levels``."""
-    return w_bits + x_bits + int(rows + 5 * GROUP).bit_length()
+    """Bits of the carry-save accumulator. What a term (n, m) adds is at most
+    (rows + 110) 2^(n+m): its count (at most its rows padded, + 15), or for a negative term
+    its complemented planes (carries (count + 32) 2^(n+m), the counter plane 2^(n+m) and at
+    most one flush of 31 2^(n+m+1)). So the sum is below
+    ``(rows + 7 GROUP) (2^w_bits - 1) (2^x_bits - 1) < 2^levels``."""
+    return w_bits + x_bits + int(rows + 7 * GROUP).bit_length()
 
 
 def accumulator_capacity(rows: int, w_bits: int, x_bits: int, levels: int) -> int:
@@ -257,7 +259,7 @@ def bitsliced_gemm(xs, starts, offsets, w_bits, x_bits, w_signed, x_signed, leve
             base = (blk * x_bits + m) * plane
             # Counter state: planes of weight 2^(n+m) .. 2^(n+m+4) for the current n.
             ones, twos, fours, eights, sixteens = vzero(), vzero(), vzero(), vzero(), vzero()
-            negative = False
+            negative = (w_signed and w_bits == 1) != (x_signed and m == x_bits - 1)  # n = 0
             for n in range(w_bits):
                 senses[job] += length
                 level = n + m
