@@ -7,9 +7,16 @@ import sys
 import numpy as np
 import pytest
 from numba import njit
+from numba.core.errors import TypingError
 
 from pimsim.device import simd
-from pimsim.device.bitserial import bitserial_conv2d, conv2d_int64, value_range
+from pimsim.device.bitserial import (
+    bitserial_conv2d,
+    bitserial_linear,
+    conv2d_int64,
+    im2col_offsets,
+    value_range,
+)
 from pimsim.device.bitsliced import BLOCK_PIXELS, accumulator_capacity, weight_bit_lists
 from pimsim.device.simd import vgather, vload, vmaj, vstore, vxor3
 
@@ -42,6 +49,21 @@ def test_vector_intrinsics(monkeypatch, avx512):
     assert np.array_equal(out[8:16], (a & b) | (a & c) | (b & c))
     assert np.array_equal(out[16:], a[offsets + 1])
     assert len(asked) == (0 if avx512 else 2)  # the generic code was generated
+
+
+def test_intrinsics_refuse_other_arrays():
+    """Typing refuses what the unchecked loads would misread: 32-bit words, strided arrays."""
+
+    @njit(cache=False)
+    def first_lanes(a):
+        out = np.zeros(8, np.uint64)
+        vstore(out, 0, vload(a, 0))
+        return out
+
+    assert np.array_equal(first_lanes(np.arange(8, dtype=np.int64)), np.arange(8))
+    for bad in (np.zeros(8, np.int32), np.zeros(16, np.int64)[::2]):
+        with pytest.raises(TypingError):
+            first_lanes(bad)
 
 
 @pytest.mark.parametrize(
@@ -81,6 +103,21 @@ def test_worst_case_accumulator(x_signed):
     assert np.array_equal(out, conv2d_int64(x, w, 1, 1))
 
 
+def test_empty_batch():
+    x, w = np.zeros((0, 2, 4, 4), np.int64), np.ones((3, 2, 3, 3), np.int64)
+    out, events = bitserial_conv2d(x, w, 1, 1)
+    assert out.shape == (0, 3, 4, 4) and events.and2_senses == 0 and events.row_writes == 0
+    out, _ = bitserial_linear(np.zeros((0, 5), np.int64), np.ones((2, 5), np.int64))
+    assert out.shape == (0, 2)
+
+
+def test_cached_offsets_stay_read_only():
+    row, pixel = im2col_offsets((1, 2, 6, 6), 3, 3, 1, 4, 4, BLOCK_PIXELS)
+    with pytest.raises(ValueError):
+        pixel.flags.writeable = True
+    assert pixel.size == BLOCK_PIXELS and set(pixel[16:]) == {pixel[0]}
+
+
 def test_weight_bit_lists_and_capacity():
     w = np.array([[5, 0, 7, 1], [-1, -1, 0, 2]], np.int64)  # 3 bits, two's complement
     masks = np.empty(2 * 3, np.uint64)
@@ -116,7 +153,13 @@ import subprocess
 import sys
 
 import numpy as np
-from pimsim.device.bitserial import bitserial_conv2d, conv2d_int64, value_range
+from pimsim.device.bitserial import (
+    bitserial_conv2d,
+    bitserial_linear,
+    conv2d_int64,
+    im2col_offsets,
+    value_range,
+)
 for bits, x_signed, w_signed in [(16, True, True), (16, False, True), (3, False, False)]:
     for pick in (0, 1):
         x = np.full((1, 300, 5, 5), value_range(bits, x_signed)[pick], np.int64)

@@ -1,5 +1,5 @@
-"""Packed-bit helpers for numba: hardware popcount and trailing-zero count, bit-plane packing
-along a row, and an 8x8 bit transpose."""
+"""Packed-bit helpers for numba: hardware popcount and trailing-zero count, words per row, and
+an 8x8 bit transpose."""
 
 from __future__ import annotations
 

@@ -15,9 +15,9 @@ Two implementations with the same events (see :mod:`layer_events` for the mappin
 - :func:`bitserial_conv2d` / :func:`bitserial_linear`: the fast numba kernel of :mod:`bitsliced`.
   It computes the same bit-counts with the loops turned around: activation bit-planes stored
   bit-sliced across 512 output pixels, the count of AND(c_n(w), c_m(x)) summed over r by
-  carry-save adders (rows whose weight bit is zero skipped), two threads. It counts one sense,
-  bit-count and shift-add per (co, n, m, pixel) iteration, times the column chunks of the
-  mapping, and one row write per pixel, activation plane and chunk for the planes it packs.
+  carry-save adders (rows whose weight bit is zero skipped), on numba's threads. It counts one
+  sense, bit-count and shift-add per (co, n, m, pixel) iteration, times the column chunks of
+  the mapping, and one row write per pixel, activation plane and chunk for the planes it packs.
 - :func:`reference_conv2d` / :func:`reference_linear`: every operation executed one at a time on
   :class:`SubArray` objects; slow, for tests on small layers.
 """
@@ -127,7 +127,7 @@ def _padded_shape(shape: tuple[int, ...], padding: int) -> tuple[int, int, int, 
     return n, c, h + 2 * padding, w + 2 * padding
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=32)
 def im2col_offsets(shape: tuple[int, ...], kh: int, kw: int, stride: int, oh: int, ow: int,
                    block: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Flat offsets into a contiguous padded (N, C, Hp, Wp) array: element (r, p) of its
@@ -139,9 +139,9 @@ def im2col_offsets(shape: tuple[int, ...], kh: int, kw: int, stride: int, oh: in
     pixel = ((np.arange(nb)[:, None, None] * c * hp + np.arange(oh)[:, None] * stride) * wp
              + np.arange(ow) * stride).reshape(-1)
     pixel = np.pad(pixel, (0, -pixel.size % block), constant_values=pixel[0])
-    row, pixel = row.reshape(-1), pixel
-    row.flags.writeable = pixel.flags.writeable = False
-    return row, pixel
+    # Immutable buffers: no caller can make the cached arrays writeable again.
+    return (np.frombuffer(row.reshape(-1).tobytes(), np.int64),
+            np.frombuffer(pixel.tobytes(), np.int64))
 
 
 def _fast_gemm(
@@ -155,13 +155,16 @@ def _fast_gemm(
     tiling: Tiling,
 ) -> tuple[np.ndarray, EventCounts]:
     kh, kw, stride, padding, oh, ow = geometry
-    shape = _padded_shape(x.shape, padding)
-    xpad = scratch("bitserial.padded", int(np.prod(shape)), np.int64).reshape(shape)
-    _pad_copy(x, padding, xpad)
-    row_off, pixel_off = im2col_offsets(shape, kh, kw, stride, oh, ow, BLOCK_PIXELS)
-    pixels = shape[0] * oh * ow
-    out, iterations = bitsliced_conv(xpad.reshape(-1), row_off, pixel_off, pixels, w2d, x_bits,
-                                     w_bits, x_signed, w_signed)
+    pixels = x.shape[0] * oh * ow
+    if pixels == 0:  # an empty batch
+        out, iterations = np.empty((w2d.shape[0], 0), np.int64), 0
+    else:
+        shape = _padded_shape(x.shape, padding)
+        xpad = scratch("bitserial.padded", int(np.prod(shape)), np.int64).reshape(shape)
+        _pad_copy(x, padding, xpad)
+        row_off, pixel_off = im2col_offsets(shape, kh, kw, stride, oh, ow, BLOCK_PIXELS)
+        out, iterations = bitsliced_conv(xpad.reshape(-1), row_off, pixel_off, pixels, w2d,
+                                         x_bits, w_bits, x_signed, w_signed)
     # One row write per pixel, activation plane and column chunk (while packing the planes).
     plane_writes = x_bits * pixels * tiling.chunks
     senses = iterations * tiling.chunks

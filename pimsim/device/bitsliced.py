@@ -3,9 +3,9 @@
 For each output channel co, weight plane n and activation plane m the layer needs, per pixel p,
 ``bitcount(AND(c_n(w_co), c_m(x_p)))`` over the reduction axis r (see :mod:`bitserial`). The
 sub-array computes it along r, one pixel at a time. This kernel computes the same counts with r
-as the loop and 512 pixels side by side: activation planes are stored bit-sliced, bit
-``(p // 8)`` of lane ``p % 8`` of word ``(m, r, block)`` holding bit m of pixel p's element r
-(one 512-bit vector per (block, m, r)). ANDing with a weight bit c_n(w_co)[r] keeps that
+as the loop and 512 pixels side by side: activation planes are stored bit-sliced, one 512-bit
+vector per (block, m, r) whose bit ``i`` of lane ``k`` holds bit m of element r of pixel
+``512 block + 8 i + k``. ANDing with a weight bit c_n(w_co)[r] keeps that
 vector or zeroes it, so the count is the per-pixel sum of the vectors of the r whose weight
 bit is set (rows with a zero bit add nothing and are skipped).
 
@@ -49,9 +49,10 @@ GROUP = 16  # rows per Harley-Seal step; weight-bit lists are padded to a multip
 
 def accumulator_levels(rows: int, w_bits: int, x_bits: int) -> int:
     """Bits of the carry-save accumulator. What a term (n, m) adds is at most
-    (rows + 110) 2^(n+m): its count (at most its rows padded, + 15), or for a negative term
-    its complemented planes (carries (count + 32) 2^(n+m), the counter plane 2^(n+m) and at
-    most one flush of 31 2^(n+m+1)). So the sum is below
+    (rows + 110) 2^(n+m): its count (at most its list length, rows rounded up to GROUP, so
+    below rows + 16), or for a negative term its complemented planes (carries at most
+    (count + 32) 2^(n+m), the counter plane 2^(n+m), at most one flush of 31 2^(n+m+1)). So
+    the sum is below
     ``(rows + 7 GROUP) (2^w_bits - 1) (2^x_bits - 1) < 2^levels``."""
     return w_bits + x_bits + int(rows + 7 * GROUP).bit_length()
 
@@ -60,7 +61,8 @@ def accumulator_capacity(rows: int, w_bits: int, x_bits: int, levels: int) -> in
     """Levels the accumulator's carries can reach. Pushes go to levels <= J = w_bits + x_bits
     + 3; a level passes on at most half the pushes it receives, so with D pushes in a job none
     gets past J + bit_length(D) - 1. Per activation plane a job pushes, for each weight plane,
-    at most (rows rounded up to GROUP) / GROUP + 1 planes, plus two flushes of 5. Planes above
+    at most ceil(groups / 2) + 1 <= (rows rounded up to GROUP) / GROUP + 1 planes (a loose
+    bound), plus two flushes of 5. Planes above
     ``levels`` are zero (their values would exceed the bound of :func:`accumulator_levels`)."""
     pushes = x_bits * (w_bits * (-(-rows // GROUP) + 1) + 10)
     return max(levels, w_bits + x_bits + 4 + pushes.bit_length())

@@ -3,7 +3,9 @@
 A fresh large numpy array is mapped by malloc page by page, and the first touch of each 4 KiB
 page faults: for a 64 -> 64 channel 3x3 layer the fast kernel's temporaries (about 2 MB) cost
 more in page faults than its arithmetic. Each thread keeps one buffer per name, grown as
-needed and reused by later calls; the largest layer seen sets the memory held.
+needed and reused by later calls; the largest layer seen sets the memory held. (Calls from
+several Python threads at once also need numba's omp or tbb threading layer: its workqueue
+layer is not thread-safe.)
 """
 
 from __future__ import annotations

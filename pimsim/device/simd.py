@@ -3,7 +3,12 @@
 numba has no vector type, and its loop vectorizer cannot keep a bit-sliced adder's state in
 registers. These intrinsics emit plain LLVM vector IR: on AVX-512 one ``zmm`` register per
 value (xor/and/or trees become ``vpternlogq``), elsewhere LLVM splits it into narrower
-registers. Lanes hold raw 64-bit words; arithmetic (:func:`vsub`) wraps like int64.
+registers. Lanes hold raw 64-bit words; arithmetic (:func:`vsub`) wraps like int64. Arrays
+must be C-contiguous with 64-bit elements (offsets: int32 for :func:`vload_at`, int64 for
+:func:`vgather`); nothing is bounds-checked.
+
+numba's on-disk cache of a kernel is invalidated by changes to the kernel's own file only: after
+editing this file, clear the ``__pycache__`` of the modules that use it.
 """
 
 from __future__ import annotations
@@ -40,6 +45,16 @@ def _splat(builder, scalar):
     return builder.shuffle_vector(one, ir.Constant(_VEC, None), mask)
 
 
+def _words(arr) -> bool:
+    """Typing check: a C-contiguous array of 64-bit elements."""
+    return isinstance(arr, types.Array) and arr.layout == "C" and arr.dtype.bitwidth == 64
+
+
+def _offsets(arr, bits: int) -> bool:
+    return (isinstance(arr, types.Array) and isinstance(arr.dtype, types.Integer)
+            and arr.dtype.bitwidth == bits)
+
+
 def _vector_ptr(context, builder, array_type, array, offset):
     data = context.make_array(array_type)(context, builder, array).data
     return builder.bitcast(builder.gep(data, [offset]), _VEC.as_pointer())
@@ -69,6 +84,9 @@ def vsplat(typingctx, x):  # noqa: ARG001
 def vload(typingctx, arr, i):  # noqa: ARG001
     """Lanes ``arr.flat[i : i + 8]`` of a contiguous 64-bit array (no bounds check)."""
 
+    if not _words(arr):
+        return None
+
     def codegen(context, builder, sig, args):
         return builder.load(_vector_ptr(context, builder, sig.args[0], args[0], args[1]), align=8)
 
@@ -78,6 +96,8 @@ def vload(typingctx, arr, i):  # noqa: ARG001
 @intrinsic
 def vload_at(typingctx, arr, offsets, j, base):  # noqa: ARG001
     """Lanes ``arr.flat[base + offsets[j] :][:8]``, offsets int32 (no bounds check)."""
+    if not (_words(arr) and _offsets(offsets, 32)):
+        return None
 
     def codegen(context, builder, sig, args):
         offs = context.make_array(sig.args[1])(context, builder, args[1]).data
@@ -91,6 +111,8 @@ def vload_at(typingctx, arr, offsets, j, base):  # noqa: ARG001
 @intrinsic
 def vgather(typingctx, arr, offsets, j, base):  # noqa: ARG001
     """Lane k = ``arr.flat[base + offsets[j + k]]`` for int64 ``offsets`` (no bounds check)."""
+    if not (_words(arr) and _offsets(offsets, 64)):
+        return None
 
     def codegen(context, builder, sig, args):
         data = context.make_array(sig.args[0])(context, builder, args[0]).data
@@ -109,6 +131,8 @@ def vgather(typingctx, arr, offsets, j, base):  # noqa: ARG001
 @intrinsic
 def vstore(typingctx, arr, i, v):  # noqa: ARG001
     """``arr.flat[i : i + 8] = v`` for a contiguous 64-bit array (no bounds check)."""
+    if not _words(arr):
+        return None
 
     def codegen(context, builder, sig, args):
         ptr = _vector_ptr(context, builder, sig.args[0], args[0], args[1])
@@ -137,7 +161,7 @@ vsub = _binary("sub")
 
 def _has_avx512(context) -> bool:
     """Whether numba compiles for a CPU with AVX-512F (its target machine's features)."""
-    return "+avx512f" in getattr(context.codegen(), "_tm_features", "")
+    return "+avx512f" in getattr(context.codegen(), "_tm_features", "").split(",")
 
 
 def _ternary(imm: int, generic):
