@@ -207,29 +207,25 @@ def _flush(planes, held, level, negative, ones, twos, fours, eights, sixteens):
 
 
 @njit(inline="always")
-def _harley_seal16(xs, offsets, j, base, ones, twos, fours, eights):
-    """Add the 16 vectors ``xs[base + offsets[j : j + 16]]`` to the counter planes (weights
-    1, 2, 4, 8) by 15 full adders; returns them and the carry plane of weight 16."""
+def _add_four(xs, offsets, j, base, ones, twos):
+    """Add the 4 vectors ``xs[base + offsets[j : j + 4]]`` to the planes of weights 1 and 2 by
+    3 full adders; returns them and the carry plane of weight 4."""
     ones, twos_a = _csa(ones, vload_at(xs, offsets, j, base), vload_at(xs, offsets, j + 1, base))
     ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 2, base),
                         vload_at(xs, offsets, j + 3, base))
-    twos, fours_a = _csa(twos, twos_a, twos_b)
-    ones, twos_a = _csa(ones, vload_at(xs, offsets, j + 4, base),
-                        vload_at(xs, offsets, j + 5, base))
-    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 6, base),
-                        vload_at(xs, offsets, j + 7, base))
-    twos, fours_b = _csa(twos, twos_a, twos_b)
+    twos, fours = _csa(twos, twos_a, twos_b)
+    return ones, twos, fours
+
+
+@njit(inline="always")
+def _harley_seal16(xs, offsets, j, base, ones, twos, fours, eights):
+    """Add the 16 vectors ``xs[base + offsets[j : j + 16]]`` to the counter planes (weights
+    1, 2, 4, 8) by 15 full adders; returns them and the carry plane of weight 16."""
+    ones, twos, fours_a = _add_four(xs, offsets, j, base, ones, twos)
+    ones, twos, fours_b = _add_four(xs, offsets, j + 4, base, ones, twos)
     fours, eights_a = _csa(fours, fours_a, fours_b)
-    ones, twos_a = _csa(ones, vload_at(xs, offsets, j + 8, base),
-                        vload_at(xs, offsets, j + 9, base))
-    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 10, base),
-                        vload_at(xs, offsets, j + 11, base))
-    twos, fours_a = _csa(twos, twos_a, twos_b)
-    ones, twos_a = _csa(ones, vload_at(xs, offsets, j + 12, base),
-                        vload_at(xs, offsets, j + 13, base))
-    ones, twos_b = _csa(ones, vload_at(xs, offsets, j + 14, base),
-                        vload_at(xs, offsets, j + 15, base))
-    twos, fours_b = _csa(twos, twos_a, twos_b)
+    ones, twos, fours_a = _add_four(xs, offsets, j + 8, base, ones, twos)
+    ones, twos, fours_b = _add_four(xs, offsets, j + 12, base, ones, twos)
     fours, eights_b = _csa(fours, fours_a, fours_b)
     eights, sixteens = _csa(eights, eights_a, eights_b)
     return ones, twos, fours, eights, sixteens

@@ -55,6 +55,15 @@ def _offsets(arr, bits: int) -> bool:
             and arr.dtype.bitwidth == bits)
 
 
+def _offset(context, builder, offsets_type, offsets, index, base):
+    """``base + offsets[index]`` as an i64 (int32 offsets sign-extended)."""
+    data = context.make_array(offsets_type)(context, builder, offsets).data
+    value = builder.load(builder.gep(data, [index]))
+    if value.type != ir.IntType(64):
+        value = builder.sext(value, ir.IntType(64))
+    return builder.add(value, base)
+
+
 def _vector_ptr(context, builder, array_type, array, offset):
     data = context.make_array(array_type)(context, builder, array).data
     return builder.bitcast(builder.gep(data, [offset]), _VEC.as_pointer())
@@ -100,9 +109,7 @@ def vload_at(typingctx, arr, offsets, j, base):  # noqa: ARG001
         return None
 
     def codegen(context, builder, sig, args):
-        offs = context.make_array(sig.args[1])(context, builder, args[1]).data
-        offset = builder.sext(builder.load(builder.gep(offs, [args[2]])), ir.IntType(64))
-        at = builder.add(offset, args[3])
+        at = _offset(context, builder, sig.args[1], args[1], args[2], args[3])
         return builder.load(_vector_ptr(context, builder, sig.args[0], args[0], at), align=8)
 
     return u64x8(arr, offsets, types.intp, types.int64), codegen
@@ -116,11 +123,10 @@ def vgather(typingctx, arr, offsets, j, base):  # noqa: ARG001
 
     def codegen(context, builder, sig, args):
         data = context.make_array(sig.args[0])(context, builder, args[0]).data
-        offs = context.make_array(sig.args[1])(context, builder, args[1]).data
         vec = ir.Constant(_VEC, None)
         for k in range(LANES):
             index = builder.add(args[2], ir.Constant(args[2].type, k))
-            at = builder.add(builder.load(builder.gep(offs, [index])), args[3])
+            at = _offset(context, builder, sig.args[1], args[1], index, args[3])
             value = builder.load(builder.gep(data, [at]))
             vec = builder.insert_element(vec, value, ir.Constant(ir.IntType(32), k))
         return vec
