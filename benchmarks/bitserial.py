@@ -1,8 +1,9 @@
 """Bit-serial kernel speed: 3x3 conv, 64 -> 64 channels, 32x32, batch 1, padding 1.
 
 Times, in one run on the same inputs: torch float32 conv2d, a numpy int64 im2col GEMM, and the
-exact bit-serial kernel at 8 and 16 bits (each including its bit-plane packing), all on 2
-threads. Prints best and median of the repeats and the ratios. Run: python benchmarks/bitserial.py
+exact bit-serial kernel at 8 bits and 16 bits (each including its bit-plane packing), all on 2
+threads. Prints best and median of the repeats and the ratios, then the 8-bit kernel's stages
+timed one by one. Run: python benchmarks/bitserial.py
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ import numpy as np
 import torch
 
 from pimsim.device import cost, load_device_params
-from pimsim.device.bitserial import bitserial_conv2d, conv2d_int64
+from pimsim.device.bitserial import _pad_copy, bitserial_conv2d, conv2d_int64, im2col_offsets
+from pimsim.device.bitsliced import (
+    BLOCK_PIXELS,
+    GROUP,
+    accumulator_capacity,
+    accumulator_levels,
+    bitsliced_gemm,
+    pack_pixel_planes,
+    weight_bit_lists,
+)
+from pimsim.device.simd import LANES
 
 
 def timed(fn: Callable[[], object], repeats: int, warmup: int = 3) -> tuple[float, float]:
@@ -30,6 +41,34 @@ def timed(fn: Callable[[], object], repeats: int, warmup: int = 3) -> tuple[floa
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
     return min(times), statistics.median(times)
+
+
+def stage_timings(x: np.ndarray, w: np.ndarray, repeats: int) -> dict[str, float]:
+    """Best ms of each stage of :func:`bitserial_conv2d` at 8 bits, padding 1, on its own."""
+    shape = (x.shape[0], x.shape[1], x.shape[2] + 2, x.shape[3] + 2)
+    xpad = np.empty(shape, np.int64)
+    _pad_copy(x, 1, xpad)
+    oh, ow = x.shape[2], x.shape[3]
+    row_off, pixel_off = im2col_offsets(shape, 3, 3, 1, oh, ow, BLOCK_PIXELS)
+    rows, pixels, w2d = row_off.size, x.shape[0] * oh * ow, w.reshape(w.shape[0], -1)
+    xs = np.empty(pixel_off.size // BLOCK_PIXELS * 8 * (rows + 1) * LANES, np.uint64)
+    masks = np.empty(w2d.shape[0] * 8 * -(-rows // 64), np.uint64)
+    offsets = np.empty(w2d.shape[0] * 8 * -(-rows // GROUP) * GROUP, np.int32)
+    starts = weight_bit_lists(w2d, 8, LANES, rows * LANES, masks, offsets)
+    levels = accumulator_levels(rows, 8, 8)
+    capacity = accumulator_capacity(rows, 8, 8, levels)
+    out = np.empty((w2d.shape[0], pixels), np.int64)
+    pack_pixel_planes(xpad.reshape(-1), row_off, pixel_off, 8, xs)
+    return {
+        "zero padding": timed(lambda: _pad_copy(x, 1, xpad), repeats)[0],
+        "activation bit-plane packing": timed(
+            lambda: pack_pixel_planes(xpad.reshape(-1), row_off, pixel_off, 8, xs), repeats)[0],
+        "weight-bit lists": timed(
+            lambda: weight_bit_lists(w2d, 8, LANES, rows * LANES, masks, offsets), repeats)[0],
+        "carry-save AND + bit-count": timed(
+            lambda: bitsliced_gemm(xs, starts, offsets, 8, 8, True, False, levels, capacity, out),
+            repeats)[0],
+    }
 
 
 def main() -> None:
@@ -68,6 +107,11 @@ def main() -> None:
               f"{best / numpy_best:>9.2f}")
     ratio = rows["bit-serial 16x16 bits"][0] / rows["bit-serial 8x8 bits"][0]
     print(f"16-bit / 8-bit time: {ratio:.2f}")
+    print("8-bit stages, each timed alone (best ms, share of their sum):")
+    stages = stage_timings(x8, w8, args.repeats)
+    total = sum(stages.values())
+    for name, ms in stages.items():
+        print(f"  {name:<34}{ms:>7.3f}{100 * ms / total:>6.0f} %")
     events = bitserial_conv2d(x8, w8, 1, 1, 8, 8)[1]
     print(f"8-bit events (256x256 sub-arrays): {events.and2_senses:,} AND2 senses, "
           f"{events.row_writes:,} row writes, {events.shift_adds:,} shift-adds")
