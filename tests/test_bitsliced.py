@@ -6,6 +6,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numba import njit
 from numba.core.errors import TypingError
 
@@ -82,6 +84,26 @@ def test_multi_block_layers_exact(shape_x, stride, padding, bits, signed):
     w = rng.integers(lo, hi + 1, (6, shape_x[1], 3, 3))
     out, _ = bitserial_conv2d(x, w, stride, padding, *bits, *signed)
     assert np.array_equal(out, conv2d_int64(x, w, stride, padding))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(8, 40), w=st.integers(8, 40),
+    k=st.integers(1, 3), stride=st.integers(1, 3), padding=st.integers(0, 2),
+    x_bits=st.integers(1, 16), w_bits=st.integers(1, 16), x_signed=st.booleans(),
+    w_signed=st.booleans(), seed=st.integers(0, 2**32 - 1),
+)
+def test_many_pixel_layers_bit_exact(n, c, h, w, k, stride, padding, x_bits, w_bits, x_signed,
+                                     w_signed, seed):
+    """Up to 4800 pixels: several 512-pixel blocks, a partial last block, contiguous and
+    gathered pixel groups."""
+    rng = np.random.default_rng(seed)
+    lo, hi = value_range(x_bits, x_signed)
+    x = rng.integers(lo, hi + 1, (n, c, h, w))
+    lo, hi = value_range(w_bits, w_signed)
+    wt = rng.integers(lo, hi + 1, (5, c, k, k))
+    out, _ = bitserial_conv2d(x, wt, stride, padding, x_bits, w_bits, x_signed, w_signed)
+    assert np.array_equal(out, conv2d_int64(x, wt, stride, padding))
 
 
 def test_padding_pixels_never_look_contiguous():
