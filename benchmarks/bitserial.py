@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from pimsim.device import cost, load_device_params
+from pimsim.device.bitops import n_words
 from pimsim.device.bitserial import _pad_copy, bitserial_conv2d, conv2d_int64, im2col_offsets
 from pimsim.device.bitsliced import (
     BLOCK_PIXELS,
@@ -52,7 +53,7 @@ def stage_timings(x: np.ndarray, w: np.ndarray, repeats: int) -> dict[str, float
     row_off, pixel_off = im2col_offsets(shape, 3, 3, 1, oh, ow, BLOCK_PIXELS)
     rows, pixels, w2d = row_off.size, x.shape[0] * oh * ow, w.reshape(w.shape[0], -1)
     xs = np.empty(pixel_off.size // BLOCK_PIXELS * 8 * (rows + 1) * LANES, np.uint64)
-    masks = np.empty(w2d.shape[0] * 8 * -(-rows // 64), np.uint64)
+    masks = np.empty(w2d.shape[0] * 8 * n_words(rows), np.uint64)
     offsets = np.empty(w2d.shape[0] * 8 * -(-rows // GROUP) * GROUP, np.int32)
     starts = weight_bit_lists(w2d, 8, LANES, rows * LANES, masks, offsets)
     levels = accumulator_levels(rows, 8, 8)

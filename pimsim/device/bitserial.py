@@ -129,7 +129,7 @@ def _padded_shape(shape: tuple[int, ...], padding: int) -> tuple[int, int, int, 
 
 @functools.lru_cache(maxsize=32)
 def im2col_offsets(shape: tuple[int, ...], kh: int, kw: int, stride: int, oh: int, ow: int,
-                   block: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                   block: int) -> tuple[np.ndarray, np.ndarray]:
     """Flat offsets into a contiguous padded (N, C, Hp, Wp) array: element (r, p) of its
     im2col matrix is at ``row[r] + pixel[p]``, r = (ci, i, j), p = (b, oy, ox). The pixel
     offsets, strictly increasing, are padded to a multiple of ``block`` with the first (the

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from pimsim.device.bitops import WORD_BITS, popcount, trailing_zeros, transpose8
+from pimsim.device.bitops import WORD_BITS, n_words, popcount, trailing_zeros, transpose8
 from pimsim.device.scratch import scratch
 from pimsim.device.simd import (
     LANES,
@@ -339,7 +339,7 @@ def bitsliced_conv(
     xs = scratch("bitsliced.planes", blocks * x_bits * (rows + 1) * LANES, np.uint64)
     pack_pixel_planes(xflat, row_off, pixel_off, x_bits, xs)
     lists = w2d.shape[0] * w_bits
-    masks = scratch("bitsliced.masks", lists * -(-rows // WORD_BITS), np.uint64)
+    masks = scratch("bitsliced.masks", lists * n_words(rows), np.uint64)
     offsets = scratch("bitsliced.offsets", lists * -(-rows // GROUP) * GROUP, np.int32)
     starts = weight_bit_lists(w2d, w_bits, LANES, rows * LANES, masks, offsets)
     levels = accumulator_levels(rows, w_bits, x_bits)
