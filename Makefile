@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 # A CPU build of torch 2.13.0; a loose `torch` requirement would pull a CUDA build of several GB.
 TORCH_PIN := torch==2.13.0
 OUT ?= reports/demo
+# `make test` skips the end-to-end tests marked slow; `make test MARK=` (what CI runs) runs all.
+MARK ?= not slow
 
 .PHONY: venv demo test lint bench clean
 
@@ -24,7 +26,7 @@ lint: venv
 	$(BIN)/ruff check pimsim tests benchmarks
 
 test: venv lint
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q tests -m "$(MARK)"
 
 bench: venv
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
