@@ -3,7 +3,10 @@ import pandas as pd
 import pytest
 
 from pimsim.errors import PimsimError
+from pimsim.mapper.cost import EVENTS, energy_column
+from pimsim.reports import plots
 from pimsim.reports.pareto import pareto_front, pareto_mask, select_within_budget
+from pimsim.simulate import SimulateConfig, simulate, write_simulation
 
 
 def test_pareto_on_hand_made_points():
@@ -25,3 +28,22 @@ def test_budget_selection_on_hand_made_table():
     with pytest.raises(PimsimError, match=r"no sub-net fits 0.5 \(latency_ms\); the cheapest "
                                           r"needs 1"):
         select_within_budget(table, 0.5, "latency_ms")
+
+
+def test_layer_energy_plot_stacks_every_nonzero_event_of_the_table(tmp_path, monkeypatch):
+    sim = simulate(SimulateConfig(cost_only=True, model="resnet20", input_size=8, num_classes=10,
+                                  widths=[0.5, 1.0], device_params="sram_45nm"))
+    out = write_simulation(sim, tmp_path / "sim")
+    layers = pd.read_csv(out / "layers.csv")
+    energy = [c for c in layers.columns if c.startswith("energy_") and c != "energy_pj"]
+    assert energy == list(plots.ENERGY_KINDS) == [energy_column(k) for k in EVENTS]
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, _out, name: figures.append(fig) or [name])
+    plots.plot_layer_energy(layers, out)
+    legend = [t.get_text() for t in figures[0].axes[0].get_legend().get_texts()]
+    widest = layers[layers.subnet == "w1"]
+    assert legend == [k.label for k in EVENTS if widest[energy_column(k)].sum() > 0]
+    assert "leakage of powered sub-arrays" in legend and "AND2 senses" in legend
+    bars = sum(p.get_height() for p in figures[0].axes[0].patches)
+    assert bars == pytest.approx(widest.energy_pj.sum() * 1e-6, rel=1e-9)
+    plots.plt.close(figures[0])

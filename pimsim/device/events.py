@@ -1,14 +1,10 @@
-"""Counted sub-array events and their cost (energy and latency) under a device.
+"""Counted sub-array events, the table that prices them, and their cost under a device.
 
-Each event kind is an Accelergy-style action with a cost in pJ and ns; the totals are linear in
-the counts, so events of layers and sub-nets simply add. Costs per event:
-
-    row read   (c cols): E = c * (read_bit + buffer_bit) + decoder;   t = read + decoder
-    row write  (c cols): E = c * (write_bit + buffer_bit) + decoder;  t = write + decoder
-    k-row sense (c cols): E = c * (read_bit + (k - 1) * cell_read) + k * decoder
-                          (+ c * sense_amp for XOR2, a second reference); t = read + decoder
-    bit-count  (c bits): E = c * bitcounter_per_bit;                   t = bitcounter
-    shift-add:           E = shift_adder;                              t = shift_adder
+Each event kind is an action in the sense of Accelergy: declared once in :data:`SUBARRAY_EVENTS`
+with the :class:`EventCounts` fields that count it, what it counts, a label, and its price per
+action from the device and circuit parameters (:class:`ActionPrice`). Costs are linear in the
+counts, so the events of layers and sub-nets simply add. Chip-level events (bus, weight reload,
+leakage) form the second tier, in ``pimsim.mapper.cost.CHIP_EVENTS``.
 
 A sensed result stays in the sense amplifiers' latches for the bit-counter; it is not written
 back. Every bit written into or read out of a sub-array passes the mat buffer once. Latency is
@@ -18,6 +14,7 @@ mapper models parallel sub-arrays and pipelining).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
@@ -27,7 +24,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class EventCounts:
-    """Counts of sub-array events; ``*_bits`` fields count the columns or bits each touched."""
+    """Counts of sub-array events; ``*_bits`` fields count the columns or bits each touched.
+
+    Every field is priced by exactly one entry of :data:`SUBARRAY_EVENTS`."""
 
     row_reads: int = 0
     row_read_bits: int = 0
@@ -57,8 +56,8 @@ class EventCounts:
 
     @property
     def logic_senses(self) -> int:
-        """All multi-row senses."""
-        return self.and2_senses + self.or2_senses + self.xor2_senses + self.maj3_senses
+        """All multi-row (logic) senses."""
+        return sum(getattr(self, e.count_field) for e in SUBARRAY_EVENTS if e.logic_rows)
 
     def as_dict(self) -> dict[str, int]:
         """Plain ``{field: count}``."""
@@ -66,8 +65,102 @@ class EventCounts:
 
 
 @dataclass(frozen=True)
+class ActionPrice:
+    """Price of one kind of action: ``E = bits * energy_per_bit_pj + n * energy_per_event_pj``,
+    ``t = n * latency_ns`` for ``n`` actions touching ``bits`` columns or bits in all."""
+
+    energy_per_bit_pj: float
+    energy_per_event_pj: float
+    latency_ns: float
+
+
+@dataclass(frozen=True)
+class SubarrayEvent:
+    """One kind of sub-array action.
+
+    ``name`` names the cost columns (``energy_<name>_pj``); ``count_field`` and ``bits_field``
+    are the :class:`EventCounts` fields counting the actions and the bits they touch (``None``:
+    not bit-proportional); ``logic_rows`` is the number of rows a logic sense activates (0 for
+    other actions); ``price`` gives the cost per action under a device.
+    """
+
+    name: str
+    count_field: str
+    bits_field: str | None
+    unit: str
+    counts: str
+    label: str
+    price: Callable[[DeviceParams], ActionPrice]
+    logic_rows: int = 0
+
+
+def _row_read(p: DeviceParams) -> ActionPrice:
+    """Per column: read_bit + buffer_bit; per row: decoder;  t = read + decoder."""
+    d, c = p.derived, p.circuit
+    return ActionPrice(d.read_bit_energy_pj + c.buffer_energy_per_bit_pj,
+                       c.decoder_driver_energy_pj, d.read_latency_ns + c.decoder_driver_latency_ns)
+
+
+def _row_write(p: DeviceParams) -> ActionPrice:
+    """Per column: write_bit + buffer_bit; per row: decoder;  t = write + decoder."""
+    d, c = p.derived, p.circuit
+    return ActionPrice(d.write_bit_energy_pj + c.buffer_energy_per_bit_pj,
+                       c.decoder_driver_energy_pj,
+                       d.write_latency_ns + c.decoder_driver_latency_ns)
+
+
+def _sense(rows: int, second_reference: bool = False) -> Callable[[DeviceParams], ActionPrice]:
+    """k-row sense: per column read_bit + (k - 1) * cell_read (+ sense_amp for a second
+    reference, XOR2); per sense k decoders;  t = read + decoder."""
+
+    def price(p: DeviceParams) -> ActionPrice:
+        d, c = p.derived, p.circuit
+        per_bit = d.read_bit_energy_pj + (rows - 1) * d.cell_read_energy_pj
+        if second_reference:
+            per_bit += c.sense_amp_energy_pj
+        return ActionPrice(per_bit, rows * c.decoder_driver_energy_pj,
+                           d.read_latency_ns + c.decoder_driver_latency_ns)
+
+    return price
+
+
+def _bitcount(p: DeviceParams) -> ActionPrice:
+    """Per bit: bitcounter_per_bit;  t = bitcounter."""
+    c = p.circuit
+    return ActionPrice(c.bitcounter_energy_per_bit_pj, 0.0, c.bitcounter_latency_ns)
+
+
+def _shift_add(p: DeviceParams) -> ActionPrice:
+    """Per action: shift_adder;  t = shift_adder."""
+    c = p.circuit
+    return ActionPrice(0.0, c.shift_adder_energy_pj, c.shift_adder_latency_ns)
+
+
+SUBARRAY_EVENTS: tuple[SubarrayEvent, ...] = (
+    SubarrayEvent("row_read", "row_reads", "row_read_bits", "row; bits = columns",
+                  "rows read out through the mat buffer", "row reads", _row_read),
+    SubarrayEvent("row_write", "row_writes", "row_write_bits", "row; bits = columns",
+                  "rows written (activation bit-planes; weights under weight reload)",
+                  "row writes", _row_write),
+    SubarrayEvent("and2", "and2_senses", "and2_sense_bits", "2-row sense; bits = columns",
+                  "AND2 senses of a weight and an activation bit-plane", "AND2 senses",
+                  _sense(2), logic_rows=2),
+    SubarrayEvent("or2", "or2_senses", "or2_sense_bits", "2-row sense; bits = columns",
+                  "OR2 senses", "OR2 senses", _sense(2), logic_rows=2),
+    SubarrayEvent("xor2", "xor2_senses", "xor2_sense_bits", "2-row sense; bits = columns",
+                  "XOR2 senses (two references)", "XOR2 senses", _sense(2, True), logic_rows=2),
+    SubarrayEvent("maj3", "maj3_senses", "maj3_sense_bits", "3-row sense; bits = columns",
+                  "MAJ3 senses", "MAJ3 senses", _sense(3), logic_rows=3),
+    SubarrayEvent("bitcount", "bitcounts", "bitcount_bits", "count; bits = bits counted",
+                  "bit-counts of a sensed chunk", "bit-counts", _bitcount),
+    SubarrayEvent("shift_add", "shift_adds", None, "shift-add",
+                  "shift-adds of a count into an output accumulator", "shift-adds", _shift_add),
+)
+
+
+@dataclass(frozen=True)
 class Cost:
-    """Energy and serial latency by event kind."""
+    """Energy and serial latency by event kind (the names of :data:`SUBARRAY_EVENTS`)."""
 
     energy_pj: dict[str, float]
     latency_ns: dict[str, float]
@@ -82,29 +175,13 @@ class Cost:
 
 
 def cost(events: EventCounts, params: DeviceParams) -> Cost:
-    """Energy (pJ) and serial latency (ns) of ``events`` under ``params``; formulas above."""
-    d, c = params.derived, params.circuit
-    dec_e, dec_t = c.decoder_driver_energy_pj, c.decoder_driver_latency_ns
-    sense_t = d.read_latency_ns + dec_t
-    energy = {
-        "row_read": events.row_read_bits * (d.read_bit_energy_pj + c.buffer_energy_per_bit_pj)
-        + events.row_reads * dec_e,
-        "row_write": events.row_write_bits * (d.write_bit_energy_pj + c.buffer_energy_per_bit_pj)
-        + events.row_writes * dec_e,
-        "bitcount": events.bitcount_bits * c.bitcounter_energy_per_bit_pj,
-        "shift_add": events.shift_adds * c.shift_adder_energy_pj,
-    }
-    latency = {
-        "row_read": events.row_reads * (d.read_latency_ns + dec_t),
-        "row_write": events.row_writes * (d.write_latency_ns + dec_t),
-        "bitcount": events.bitcounts * c.bitcounter_latency_ns,
-        "shift_add": events.shift_adds * c.shift_adder_latency_ns,
-    }
-    for op, rows in (("and2", 2), ("or2", 2), ("xor2", 2), ("maj3", 3)):
-        n, bits = getattr(events, f"{op}_senses"), getattr(events, f"{op}_sense_bits")
-        per_bit = d.read_bit_energy_pj + (rows - 1) * d.cell_read_energy_pj
-        if op == "xor2":
-            per_bit += c.sense_amp_energy_pj
-        energy[op] = bits * per_bit + n * rows * dec_e
-        latency[op] = n * sense_t
+    """Energy (pJ) and serial latency (ns) of ``events`` under ``params``: each kind of
+    :data:`SUBARRAY_EVENTS` at its :class:`ActionPrice`."""
+    energy, latency = {}, {}
+    for kind in SUBARRAY_EVENTS:
+        price = kind.price(params)
+        n = getattr(events, kind.count_field)
+        bits = getattr(events, kind.bits_field) if kind.bits_field else 0
+        energy[kind.name] = bits * price.energy_per_bit_pj + n * price.energy_per_event_pj
+        latency[kind.name] = n * price.latency_ns
     return Cost(energy_pj=energy, latency_ns=latency)

@@ -1,24 +1,28 @@
 """Cost model of a mapped sub-net: energy by event, latency, memory, area, per layer and total.
 
+Every costed event kind is declared once, in :data:`EVENTS`: the sub-array actions of
+:data:`pimsim.device.events.SUBARRAY_EVENTS` (priced per action and per bit by the device),
+then the chip-level events of :data:`CHIP_EVENTS` (priced here from the chip and the layer's
+:class:`LayerUse`). Each kind gives one ``energy_<name>_pj`` column per layer and per sub-net;
+``energy_pj`` is their sum, in table order.
+
 Per weight layer of a sub-net (``L``: its :class:`GemmLayer`, ``T``: its tiling on the chip's
 ``rows x cols`` sub-arrays, ``n = T.subarrays``):
 
-- compute events: :func:`pimsim.device.gemm_events` ``(T, pixels)``, costed by
-  :func:`pimsim.device.cost` (row writes of activation bit-planes, AND2 senses, bit-counts,
-  shift-adds; formulas in ``pimsim.device.events``).
+- sub-array events: :func:`pimsim.device.gemm_events` ``(T, pixels)``, costed by
+  :func:`pimsim.device.cost`.
 - compute latency: the sub-arrays of a layer work in parallel, so it is the serial latency of
   the busiest one, which holds ``min(g, C_out)`` channels and ``min(cols, R)`` columns and
   computes ``ceil(pixels / r)`` pixels (``r`` weight copies, ``policy.replicate``):
   ``cost(gemm_events(Tiling(min(g, C_out), min(cols, R), ...), ceil(pixels / r)))``,
   times ``ceil(n / chip sub-arrays)`` passes when the layer is larger than the chip.
 - bus: input activations (``C_in H W x_bits``) and outputs (``C_out H' W' out_bits``) cross the
-  global bus once: ``E = bits * bus_energy_per_bit_pj``, ``t = ceil(bits / bus_width) / clock``.
+  global bus once.
 - weight reload (policy ``weights: reload`` only): :func:`weight_load_events` ``(T)`` every
   inference; its latency is the busiest sub-array's ``min(g, C_out) * w_bits`` row writes.
-- leakage: ``P_leak * t_layer`` with ``P_leak = powered sub-arrays * subarray_leakage_uw``;
+- leakage: ``P_leak = powered sub-arrays * subarray_leakage_uw`` over the layer latency;
   powered = the sub-net's own sub-arrays, except volatile (SRAM) cells under
   ``volatile_unused: keep-powered``, where every sub-array of the family stays powered.
-  (uW x ns = 1e-3 pJ.)
 
 Layer latency = compute + bus + reload (no overlap assumed: an upper bound). Totals: energy and
 latency add over layers; ``fps = 1e9 / latency_ns`` (layer-by-layer) or ``1e9 / max layer
@@ -30,7 +34,8 @@ the CMOS periphery and are not costed. The model is uncalibrated against silicon
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -43,9 +48,81 @@ from pimsim.device import (
     subarray_leakage_uw,
     weight_load_events,
 )
+from pimsim.device.events import SUBARRAY_EVENTS, SubarrayEvent
 from pimsim.mapper.allocate import FamilyMap, GemmLayer
+from pimsim.mapper.chip import ChipParams
 
-EVENT_KINDS = ("row_write", "and2", "bitcount", "shift_add")
+
+@dataclass(frozen=True)
+class LayerUse:
+    """What one mapped layer uses per inference: the quantities chip events are priced on."""
+
+    tiling: Tiling
+    busiest: Tiling
+    passes: int
+    bus_bits: int
+    reload: bool
+    leak_uw: float
+    params: DeviceParams
+    chip: ChipParams
+
+
+@dataclass(frozen=True)
+class ChipEvent:
+    """One kind of chip-level event: ``energy(use, layer_latency_ns)`` in pJ and, if it takes
+    time, ``latency(use)`` in ns (written as ``latency_column``, added to the layer latency)."""
+
+    name: str
+    unit: str
+    counts: str
+    label: str
+    energy: Callable[[LayerUse, float], float]
+    latency: Callable[[LayerUse], float] | None = None
+    latency_column: str | None = None
+
+
+def _bus_energy(u: LayerUse, _layer_ns: float) -> float:
+    """bits * bus_energy_per_bit_pj."""
+    return u.bus_bits * u.chip.bus_energy_per_bit_pj
+
+
+def _bus_latency(u: LayerUse) -> float:
+    """ceil(bits / bus_width_bits) / clock_ghz."""
+    return math.ceil(u.bus_bits / u.chip.bus_width_bits) / u.chip.clock_ghz
+
+
+def _reload_energy(u: LayerUse, _layer_ns: float) -> float:
+    """cost(weight_load_events(T)) under ``weights: reload``, else 0."""
+    return cost(weight_load_events(u.tiling), u.params).total_energy_pj if u.reload else 0.0
+
+
+def _reload_latency(u: LayerUse) -> float:
+    """The busiest sub-array's weight row writes, times the passes; 0 unless reloading."""
+    if not u.reload:
+        return 0.0
+    return cost(weight_load_events(u.busiest), u.params).total_latency_ns * u.passes
+
+
+def _leakage_energy(u: LayerUse, layer_ns: float) -> float:
+    """P_leak * t_layer (uW x ns = 1e-3 pJ)."""
+    return u.leak_uw * layer_ns * 1e-3
+
+
+CHIP_EVENTS: tuple[ChipEvent, ...] = (
+    ChipEvent("bus", "bit", "activation bits crossing the global bus (inputs in, outputs out)",
+              "bus", _bus_energy, _bus_latency, "latency_bus_ns"),
+    ChipEvent("weight_reload", "row; bits = columns",
+              "weight rows written again every inference (policy weights: reload)",
+              "weight reload", _reload_energy, _reload_latency, "latency_reload_ns"),
+    ChipEvent("leakage", "sub-array x ns", "powered sub-arrays over the layer's latency",
+              "leakage of powered sub-arrays", _leakage_energy),
+)
+EVENTS: tuple[SubarrayEvent | ChipEvent, ...] = SUBARRAY_EVENTS + CHIP_EVENTS
+
+
+def energy_column(kind: SubarrayEvent | ChipEvent) -> str:
+    """``energy_<name>_pj``: the layers.csv / subnets.csv column of one event kind."""
+    return f"energy_{kind.name}_pj"
 
 
 def _busiest(t: Tiling) -> Tiling:
@@ -78,34 +155,32 @@ def layer_costs(layers: list[GemmLayer], fmap: FamilyMap, params: DeviceParams) 
         busiest_pixels = math.ceil(layer.pixels / place.replicas)
         compute_ns = cost(gemm_events(_busiest(t), busiest_pixels),
                           params).total_latency_ns * passes
-        bus_bits = (layer.c_in * layer.in_hw[0] * layer.in_hw[1] * layer.x_bits
-                    + layer.c_out * layer.pixels * layer.out_bits)
-        bus_ns = math.ceil(bus_bits / chip.bus_width_bits) / chip.clock_ghz
-        reload_pj = reload_ns = 0.0
-        if policy.weights == "reload":
-            reload_pj = cost(weight_load_events(t), params).total_energy_pj
-            reload_ns = cost(weight_load_events(_busiest(t)), params).total_latency_ns * passes
-        latency_ns = compute_ns + bus_ns + reload_ns
+        act_in_bits = layer.c_in * layer.in_hw[0] * layer.in_hw[1] * layer.x_bits
+        act_out_bits = layer.c_out * layer.pixels * layer.out_bits
+        use = LayerUse(t, _busiest(t), passes, act_in_bits + act_out_bits,
+                       policy.weights == "reload", leak_uw, params, chip)
+        latencies = {"latency_compute_ns": compute_ns}
+        for kind in CHIP_EVENTS:
+            if kind.latency is not None:
+                latencies[kind.latency_column] = kind.latency(use)
+        latency_ns = sum(latencies.values())
         row = {"layer": layer.name, "op": layer.op, "c_in": layer.c_in, "c_out": layer.c_out,
                "kernel": f"{layer.kernel[0]}x{layer.kernel[1]}", "stride": layer.stride[0],
                "out_hw": f"{layer.out_hw[0]}x{layer.out_hw[1]}", "macs": layer.macs,
                "subarrays": len(ids), "replicas": place.replicas, "passes": passes,
                "utilization": layer.weight_bits * place.replicas
-               / (len(ids) * chip.rows * chip.cols),
-               "row_writes": events.row_writes, "and2_senses": events.and2_senses,
-               "bitcounts": events.bitcounts, "shift_adds": events.shift_adds}
-        for kind in EVENT_KINDS:
-            row[f"energy_{kind}_pj"] = compute.energy_pj.get(kind, 0.0)
-        row["energy_bus_pj"] = bus_bits * chip.bus_energy_per_bit_pj
-        row["energy_weight_reload_pj"] = reload_pj
-        row["energy_leakage_pj"] = leak_uw * latency_ns * 1e-3
-        row["energy_pj"] = sum(v for k, v in row.items() if k.startswith("energy_"))
-        row.update(latency_compute_ns=compute_ns, latency_bus_ns=bus_ns,
-                   latency_reload_ns=reload_ns, latency_ns=latency_ns,
+               / (len(ids) * chip.rows * chip.cols)}
+        for kind in SUBARRAY_EVENTS:
+            row[kind.count_field] = getattr(events, kind.count_field)
+        for kind in SUBARRAY_EVENTS:
+            row[energy_column(kind)] = compute.energy_pj[kind.name]
+        for kind in CHIP_EVENTS:
+            row[energy_column(kind)] = kind.energy(use, latency_ns)
+        row["energy_pj"] = sum(row[energy_column(kind)] for kind in EVENTS)
+        row.update(latencies, latency_ns=latency_ns,
                    latency_cycles=math.ceil(latency_ns * chip.clock_ghz),
-                   weight_bits=layer.weight_bits,
-                   act_in_bits=layer.c_in * layer.in_hw[0] * layer.in_hw[1] * layer.x_bits,
-                   act_out_bits=layer.c_out * layer.pixels * layer.out_bits)
+                   weight_bits=layer.weight_bits, act_in_bits=act_in_bits,
+                   act_out_bits=act_out_bits)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -125,8 +200,7 @@ def subnet_totals(table: pd.DataFrame, layers: list[GemmLayer], fmap: FamilyMap,
         "macs": macs,
         "energy_pj": energy_pj,
         "energy_per_image_uj": energy_pj * 1e-6,
-        **{c: float(table[c].sum()) for c in table.columns
-           if c.startswith("energy_") and c != "energy_pj"},
+        **{energy_column(k): float(table[energy_column(k)].sum()) for k in EVENTS},
         "latency_ns": latency_ns,
         "latency_cycles": int(table.latency_cycles.sum()),
         "fps": fps,

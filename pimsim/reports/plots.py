@@ -20,14 +20,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pimsim.errors import PimsimError  # noqa: E402
+from pimsim.mapper.cost import EVENTS, energy_column  # noqa: E402
 from pimsim.reports.pareto import pareto_mask  # noqa: E402
 from pimsim.reports.tables import read_table  # noqa: E402
 
 FORMATS = ("png", "svg")
-ENERGY_KINDS = {"energy_row_write_pj": "activation writes", "energy_and2_pj": "AND2 senses",
-                "energy_bitcount_pj": "bit-counts", "energy_shift_add_pj": "shift-adds",
-                "energy_bus_pj": "bus", "energy_weight_reload_pj": "weight reload",
-                "energy_leakage_pj": "leakage"}
+ENERGY_KINDS = {energy_column(kind): kind.label for kind in EVENTS}
 
 
 def _save(fig, out: Path, name: str) -> list[Path]:

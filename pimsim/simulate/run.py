@@ -199,16 +199,27 @@ def summary_markdown(sim: Simulation) -> str:
         header + body,
         f"Chip area for the whole family: {s.family_area_mm2.iloc[0]:.3f} mm^2. "
         f"Switching sub-nets: {s.switch_policy.iloc[0]}.", "",
-        "Energy is by event (activation row writes, AND2 senses, bit-counts, shift-adds, bus, "
-        "leakage of powered sub-arrays); formulas in `pimsim/mapper/cost.py` and "
-        "`pimsim/device/events.py`; per-layer figures in `layers.csv`. The model is "
-        "uncalibrated against silicon; parameters marked `assumption:` in the device file "
-        "are not published figures.",
+        "Energy is the sum of these events (formulas in `pimsim/device/events.py` and "
+        "`pimsim/mapper/cost.py`; per-layer figures in `layers.csv`), in uJ per image:", "",
+        _energy_by_event(s),
+        "The model is uncalibrated against silicon; parameters marked `assumption:` in the "
+        "device file are not published figures.",
     ]
     if "top1_pim" in s.columns:
         lines += ["", f"Accuracy on the first {int(s.images.iloc[0])} test images, bit-serial "
                   "PIM inference (equal to the integer executor, prediction by prediction)."]
     return "\n".join(lines) + "\n"
+
+
+def _energy_by_event(s: pd.DataFrame) -> str:
+    """Markdown table: one row per event kind of the events table, one column per sub-net."""
+    from pimsim.mapper.cost import EVENTS, energy_column
+
+    header = "| event | counts | " + " | ".join(s.subnet) + " |\n|" + "---|" * (2 + len(s)) + "\n"
+    body = "".join(f"| {kind.label} | {kind.counts} | "
+                   + " | ".join(_fmt(v * 1e-6) for v in s[energy_column(kind)]) + " |\n"
+                   for kind in EVENTS)
+    return header + body
 
 
 def _fmt(v: object) -> str:
