@@ -19,7 +19,7 @@ from pimsim.device import (
 from pimsim.device.events import EventCounts
 from pimsim.device.margins import check_margin
 from pimsim.device.params import PRESETS_DIR
-from pimsim.device.physics import mtj_read_energy_pj, write_energy_pj
+from pimsim.device.technologies.mtj import mtj_read_energy_pj, write_energy_pj
 from pimsim.errors import PimsimError
 
 PRESETS = ["sot_mram_45nm", "stt_mram_45nm", "sram_45nm"]
