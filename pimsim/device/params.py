@@ -45,6 +45,7 @@ class DeviceParams:
     notes: tuple[tuple[str, str], ...] = ()
 
     def __getattr__(self, name: str) -> Any:
+        """The technology's group by its name: ``params.mtj``, ``params.sram``."""
         state = self.__dict__  # not self.x: this runs before __init__ when unpickling
         if "technology" in state and name == get_technology(state["technology"],
                                                             state["path"]).group:
