@@ -3,12 +3,13 @@
 A *group* is a YAML mapping from key to leaf; a leaf is ``{value: ..., source: "..."}`` (a
 published figure) or ``{value: ..., assumption: "..."}`` (no public figure; override freely).
 A group becomes a frozen dataclass; every error is one line naming the file and the key.
+Overrides (``{"group.key": value}``, :func:`apply_overrides`) are checked by the same rules.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,30 @@ def build_group(where: str, group: str, cls: type, raw: Any, notes: dict[str, st
             values[name] = raw[name]
         check_value(where, f"{group}.{name}", f.type, values[name])
     return cls(**values)
+
+
+def apply_overrides(path: str, groups: Mapping[str, Any], overrides: Mapping[str, Any],
+                    notes: Iterable[tuple[str, str]]) -> tuple[str, dict[str, Any],
+                                                           tuple[tuple[str, str], ...]]:
+    """``(where, groups, notes)`` after replacing ``{"group.key": value}`` in ``groups`` (name ->
+    frozen dataclass), each value checked as in a file (:func:`check_value`); an unknown group or
+    key is a one-line error. ``where`` is ``"<path> (override)"``; each overridden key's note
+    becomes ``override: <value>``. The caller validates the whole object again."""
+    where = f"{path} (override)"
+    new = dict(groups)
+    new_notes = dict(notes)
+    for dotted, value in overrides.items():
+        group, _, key = dotted.partition(".")
+        if group not in new:
+            raise PimsimError(
+                f"{where}: {dotted}: unknown group {group!r}; known: {', '.join(new)}"
+            )
+        known = {f.name: f for f in dataclasses.fields(new[group])}
+        if key not in known:
+            raise PimsimError(
+                f"{where}: {dotted}: unknown key (a typo?); known: {', '.join(known)}"
+            )
+        check_value(where, dotted, known[key].type, value)
+        new[group] = dataclasses.replace(new[group], **{key: value})
+        new_notes[dotted] = f"override: {value!r}"
+    return where, new, tuple(sorted(new_notes.items()))

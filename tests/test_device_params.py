@@ -1,5 +1,7 @@
 """Device parameter files: validation against cited figures, margins, and every class of error."""
 
+import copy
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from pimsim.device import (
     load_device_params,
     mtj_margins,
     op_margins,
+    parse_device_params,
     sense_levels_ohm,
     subarray_area_um2,
     subarray_leakage_uw,
@@ -19,25 +22,101 @@ from pimsim.device import (
 from pimsim.device.events import EventCounts
 from pimsim.device.margins import check_margin
 from pimsim.device.params import PRESETS_DIR
-from pimsim.device.physics import mtj_read_energy_pj, write_energy_pj
+from pimsim.device.technologies.mtj import mtj_read_energy_pj, write_energy_pj
 from pimsim.errors import PimsimError
+from pimsim.mapper import load_mapping, mapping_with_overrides
 
 PRESETS = ["sot_mram_45nm", "stt_mram_45nm", "sram_45nm"]
+EVERY_PRESET = list_presets()
 
 
-def test_presets_listed_and_load():
-    assert set(PRESETS) <= set(list_presets())
-    for name in PRESETS:
-        params = load_device_params(name)
-        assert params.name == name
-        assert params.path == f"device_params/{name}.yaml"
+def test_presets_listed():
+    assert set(PRESETS) <= set(EVERY_PRESET)
 
 
-def test_every_value_has_source_or_assumption():
-    for name in PRESETS:
-        params = load_device_params(name)
-        for key, note in params.notes:
-            assert note.startswith(("source: ", "assumption: ")), (name, key)
+@pytest.mark.parametrize("name", EVERY_PRESET)
+def test_preset_loads(name):
+    params = load_device_params(name)
+    assert params.name == name
+    assert params.path == f"device_params/{name}.yaml"
+    raw = yaml.safe_load((PRESETS_DIR / f"{name}.yaml").read_text())
+    assert params.technology == raw["technology"] == params.tech.name
+    assert set(params.groups) == set(raw) - {"name", "technology", "description"}
+    assert getattr(params, params.tech.group) is params.tech_params
+
+
+@pytest.mark.parametrize("name", EVERY_PRESET)
+def test_every_value_has_source_or_assumption(name):
+    params = load_device_params(name)
+    raw = yaml.safe_load((PRESETS_DIR / f"{name}.yaml").read_text())
+    leaves = {f"{g}.{k}" for g, group in raw.items() if isinstance(group, dict) for k in group}
+    assert {key for key, _ in params.notes} == leaves
+    for key, note in params.notes:
+        assert note.startswith(("source: ", "assumption: ")), (name, key)
+
+
+@pytest.mark.parametrize("name", EVERY_PRESET)
+def test_preset_derived_costs_positive_and_area_leakage_grow(name):
+    p = load_device_params(name)
+    d = p.derived
+    for value in (d.cell_read_energy_pj, d.read_bit_energy_pj, d.write_bit_energy_pj,
+                  d.read_latency_ns, d.write_latency_ns, d.cell_area_um2):
+        assert value > 0
+    assert d.read_bit_energy_pj == (p.cell.read_energy_pj or
+                                    d.cell_read_energy_pj + p.circuit.sense_amp_energy_pj)
+    assert d.write_bit_energy_pj == (p.cell.write_energy_pj or d.physics_write_energy_pj)
+    assert d.cell_area_um2 == pytest.approx(p.cell.area_f2 * (p.cell.feature_size_nm / 1e3) ** 2)
+    assert 0 < subarray_area_um2(p, 64, 64) < subarray_area_um2(p, 128, 64)
+    assert 0 < subarray_leakage_uw(p, 64, 64) < subarray_leakage_uw(p, 64, 128)
+    cell_nw = p.tech.cell_leakage_nw(p.tech_params)
+    assert subarray_leakage_uw(p, 128, 64) - subarray_leakage_uw(p, 64, 64) == pytest.approx(
+        64 * 64 * cell_nw * 1e-3)
+    assert cell_nw >= 0
+
+
+@pytest.mark.parametrize("name", EVERY_PRESET)
+def test_preset_margins_and_margin_key(name):
+    p = load_device_params(name)
+    m = op_margins(p)
+    assert set(m) == {"read", "and2", "or2", "xor2", "maj3"}
+    assert all(0 <= v < 1 or (op == "read" and v == 1) for op, v in m.items())
+    assert m["xor2"] == min(m["and2"], m["or2"])
+    assert check_margin(p, "read") == m["read"] >= p.circuit.sense_amp_min_margin_frac
+    group, _, key = p.tech.margin_key.partition(".")
+    assert group == p.tech.group and key in {f.name for f in fields(p.tech_params)}
+    for op, margin in m.items():
+        if margin < p.circuit.sense_amp_min_margin_frac:
+            with pytest.raises(PimsimError, match=rf"^{p.path}: {p.tech.margin_key}: {op} sense"):
+                check_margin(p, op)
+
+
+def _bad_values(annotation: str) -> list:
+    if annotation.startswith("bool"):
+        return ["yes"]
+    if annotation.startswith("int"):
+        return [0, 1.5]
+    return [0, -1.0, "1 V"]
+
+
+@pytest.mark.parametrize("name", EVERY_PRESET)
+def test_overrides_are_validated_exactly_as_files(name):
+    """Every bad value of every key gives the same message from a file and from an override."""
+    base = load_device_params(name)
+    original = yaml.safe_load((PRESETS_DIR / f"{name}.yaml").read_text())
+    for group, instance in base.groups.items():
+        for f in fields(instance):
+            if getattr(instance, f.name) is None:
+                continue
+            for bad in _bad_values(str(f.type)) + ([1.0] if f.name.endswith("_frac") else []):
+                raw = copy.deepcopy(original)
+                raw[group][f.name]["value"] = bad
+                with pytest.raises(PimsimError) as from_file:
+                    parse_device_params(raw, "x.yaml")  # what load_device_params does after YAML
+                with pytest.raises(PimsimError) as from_override:
+                    with_overrides(base, {f"{group}.{f.name}": bad})
+                file_msg = str(from_file.value).removeprefix("x.yaml: ")
+                override_msg = str(from_override.value).removeprefix(f"{base.path} (override): ")
+                assert file_msg == override_msg and file_msg.startswith(f"{group}.{f.name}: ")
 
 
 def test_sot_reproduces_prenat_2016_table1():
@@ -263,7 +342,17 @@ def test_error_bare_value(tmp_path):
 
 
 def test_error_bad_technology(tmp_path):
-    assert "technology: must be one of" in _error(tmp_path, lambda r: r.update(technology="pcm"))
+    msg = _error(tmp_path, lambda r: r.update(technology="pcm"))
+    assert msg.startswith("technology: must be one of ") and msg.endswith(", got 'pcm'")
+    assert {"sot_mram", "stt_mram", "sram"} <= set(msg.split(" of ")[1].split(", got")[0]
+                                                   .split(", "))
+
+
+def test_error_other_technologys_group(tmp_path):
+    def mutate(r):
+        r["sram"] = {"cell_leakage_nw": {"value": 1, "assumption": "x"}}
+
+    assert _error(tmp_path, mutate) == "sram: not allowed for sot_mram (it uses mtj)"
 
 
 def test_error_low_margin_file(tmp_path):
@@ -291,3 +380,41 @@ def test_error_unreadable_and_bad_yaml(tmp_path):
         load_device_params(bad)
     with pytest.raises(PimsimError, match="no such device preset 'nope'"):
         load_device_params("nope")
+
+
+# ---- one override mechanism (paramfile.apply_overrides) for device and mapping files ----
+
+
+def test_overrides_record_notes_and_refuse_unknown_groups_in_one_line():
+    sram = with_overrides(load_device_params("sram_45nm"), {"sram.two_row_margin_frac": 0.3})
+    assert sram.sram.two_row_margin_frac == 0.3
+    assert sram.note("sram.two_row_margin_frac") == "override: 0.3"
+    assert sram.path == "device_params/sram_45nm.yaml (override)"
+    for bad, message in [
+        ({"mtj.tmr_ratio": 1.0}, "mtj.tmr_ratio: unknown group 'mtj'; known: cell, sram, circuit"),
+        ({"tmr_ratio": 1.0}, "tmr_ratio: unknown group 'tmr_ratio'"),
+        ({"cell.nonvolatile": "yes"}, "cell.nonvolatile: must be true or false, got 'yes'"),
+    ]:
+        with pytest.raises(PimsimError) as info:
+            with_overrides(load_device_params("sram_45nm"), bad)
+        assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_mapping_overrides_use_the_same_mechanism():
+    base = load_mapping()
+    new = mapping_with_overrides(base, {"chip.rows": 128, "policy.execution": "pipelined"})
+    assert new.chip.rows == 128 and new.policy.execution == "pipelined"
+    assert dict(new.notes)["chip.rows"] == "override: 128"
+    assert dict(new.notes)["policy.execution"] == "override: 'pipelined'"
+    assert new.path == "mappings/default.yaml (override)"
+    for bad, message in [
+        ({"chip.rows": 128.5}, "chip.rows: must be an integer, got 128.5"),
+        ({"chip.bus_energy_per_bit_pj": -1}, "chip.bus_energy_per_bit_pj: must be > 0"),
+        ({"policy.replicate": "yes"}, "policy.replicate: must be true or false"),
+        ({"policy.execution": "parallel"}, "policy.execution: must be one of layer-by-layer"),
+        ({"mtj.tmr_ratio": 1.0}, "mtj.tmr_ratio: unknown group 'mtj'; known: chip, policy"),
+    ]:
+        with pytest.raises(PimsimError) as info:
+            mapping_with_overrides(base, bad)
+        assert str(info.value).startswith("mappings/default.yaml (override): " + message)
+        assert "\n" not in str(info.value)

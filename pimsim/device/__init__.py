@@ -1,5 +1,6 @@
-"""SOT-MRAM device model: cited parameters, sense margins, computational sub-array, bit-serial
-kernels and their counted and closed-form events."""
+"""Device model: cited parameters of each technology (SOT-MRAM by default), sense margins and
+feasibility, computational sub-array, bit-serial kernels and their counted and closed-form
+events."""
 
 from pimsim.device.bitserial import (
     bitserial_conv2d,
@@ -9,6 +10,8 @@ from pimsim.device.bitserial import (
     reference_linear,
 )
 from pimsim.device.events import Cost, EventCounts, cost
+from pimsim.device.feasibility import check_feasible
+from pimsim.device.footprint import subarray_area_um2, subarray_leakage_uw
 from pimsim.device.layer_events import (
     Tiling,
     conv2d_events,
@@ -16,7 +19,7 @@ from pimsim.device.layer_events import (
     linear_events,
     weight_load_events,
 )
-from pimsim.device.margins import check_margin, mtj_margins, op_margins, sense_levels_ohm
+from pimsim.device.margins import check_margin, op_margins
 from pimsim.device.params import (
     DeviceParams,
     list_presets,
@@ -24,12 +27,20 @@ from pimsim.device.params import (
     parse_device_params,
     with_overrides,
 )
-from pimsim.device.physics import DerivedCosts, subarray_area_um2, subarray_leakage_uw
+from pimsim.device.physics import DerivedCosts
 from pimsim.device.subarray import SubArray
+from pimsim.device.technologies import (
+    Technology,
+    get_technology,
+    known_technologies,
+    register_technology,
+)
+from pimsim.device.technologies.mtj import mtj_margins, sense_levels_ohm
 
 __all__ = [
     "Cost",
     "SubArray",
+    "Technology",
     "Tiling",
     "bitserial_conv2d",
     "bitserial_linear",
@@ -43,13 +54,17 @@ __all__ = [
     "DerivedCosts",
     "DeviceParams",
     "EventCounts",
+    "check_feasible",
     "check_margin",
     "cost",
+    "get_technology",
+    "known_technologies",
     "list_presets",
     "load_device_params",
     "mtj_margins",
     "op_margins",
     "parse_device_params",
+    "register_technology",
     "sense_levels_ohm",
     "subarray_area_um2",
     "subarray_leakage_uw",

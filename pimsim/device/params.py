@@ -1,125 +1,38 @@
 """Device parameter files: frozen, validated dataclasses loaded from ``device_params/*.yaml``.
 
-A file has top-level ``name``, ``technology`` and ``description`` and the groups ``cell``,
-``circuit``, ``array``, plus ``mtj`` (SOT- and STT-MRAM) or ``sram`` (SRAM). Every leaf of a group
-is ``{value: ..., source: "..."}`` or ``{value: ..., assumption: "..."}``; keys carry their unit.
-Every numeric value must be > 0, and keys ending in ``_frac`` must also be < 1. Errors are one
-line naming the file and the key (:class:`pimsim.errors.PimsimError`).
+A file has top-level ``name``, ``technology`` and ``description``, the shared groups ``cell``,
+``circuit``, ``array`` (:mod:`pimsim.device.groups`), and the group of its technology (``mtj``
+for SOT- and STT-MRAM, ``sram`` for SRAM; :mod:`pimsim.device.technologies`). Every leaf of a
+group is ``{value: ..., source: "..."}`` or ``{value: ..., assumption: "..."}``; keys carry
+their unit. Every numeric value must be > 0, and keys ending in ``_frac`` must also be < 1.
+Errors are one line naming the file and the key (:class:`pimsim.errors.PimsimError`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pimsim.device.groups import COMMON_GROUPS, ArrayParams, CellParams, CircuitParams
+from pimsim.device.physics import DerivedCosts, derive_costs
+from pimsim.device.technologies import Technology, get_technology, known_technologies
 from pimsim.errors import PimsimError
-from pimsim.paramfile import build_group, check_value, load_yaml, locate
-
-if TYPE_CHECKING:
-    from pimsim.device.physics import DerivedCosts
+from pimsim.paramfile import apply_overrides, build_group, load_yaml, locate
 
 PRESETS_DIR = Path(__file__).resolve().parents[2] / "device_params"
 DEFAULT_PRESET = "sot_mram_45nm"
-TECHNOLOGIES = ("sot_mram", "stt_mram", "sram")
-
-
-class _Group:
-    """Shared validation for a parameter group: types, positivity, fractions below 1."""
-
-    def validate(self, where: str, group: str) -> None:
-        for f in fields(self):  # type: ignore[arg-type]
-            check_value(where, f"{group}.{f.name}", f.type, getattr(self, f.name))
-
-
-@dataclass(frozen=True)
-class CellParams(_Group):
-    """The storage cell: technology-independent figures.
-
-    ``read_energy_pj`` / ``write_energy_pj`` override the derived per-bit energies used for every
-    column of a row operation. ``access_*_energy_pj`` record a published energy of one isolated
-    single-bit access including its whole periphery: kept for validation and reports, not
-    charged per column (a row operation shares its periphery across the columns).
-    """
-
-    nonvolatile: bool
-    feature_size_nm: float
-    area_f2: float
-    read_pulse_ns: float
-    write_pulse_ns: float
-    read_energy_pj: float | None = None
-    write_energy_pj: float | None = None
-    access_read_energy_pj: float | None = None
-    access_write_energy_pj: float | None = None
-
-
-@dataclass(frozen=True)
-class MtjParams(_Group):
-    """Magnetic tunnel junction: R_AP = R_P * (1 + TMR)."""
-
-    resistance_p_ohm: float
-    tmr_ratio: float
-    read_voltage_v: float
-    write_current_ua: float
-    write_path_resistance_ohm: float
-
-    @property
-    def resistance_ap_ohm(self) -> float:
-        """R_AP (:func:`pimsim.device.physics.resistance_ap_ohm`)."""
-        from pimsim.device.physics import resistance_ap_ohm
-
-        return resistance_ap_ohm(self.resistance_p_ohm, self.tmr_ratio)
-
-
-@dataclass(frozen=True)
-class SramParams(_Group):
-    """6T SRAM with dual word-line bit-line computing."""
-
-    cell_leakage_nw: float
-    two_row_margin_frac: float
-
-
-@dataclass(frozen=True)
-class CircuitParams(_Group):
-    """Sub-array periphery: sense amplifiers, bit-counters, shift-adders, decoders, buffers."""
-
-    sense_amp_energy_pj: float
-    sense_amp_min_margin_frac: float
-    bitcounter_energy_per_bit_pj: float
-    bitcounter_latency_ns: float
-    shift_adder_energy_pj: float
-    shift_adder_latency_ns: float
-    decoder_driver_energy_pj: float
-    decoder_driver_latency_ns: float
-    buffer_energy_per_bit_pj: float
-    periphery_leakage_per_column_nw: float
-    periphery_area_per_column_um2: float
-    periphery_area_per_row_um2: float
-
-
-@dataclass(frozen=True)
-class ArrayParams(_Group):
-    """Default sub-array geometry (the mapper passes its own)."""
-
-    rows: int
-    cols: int
-
-
-_GROUPS: dict[str, type[_Group]] = {
-    "cell": CellParams,
-    "mtj": MtjParams,
-    "sram": SramParams,
-    "circuit": CircuitParams,
-    "array": ArrayParams,
-}
+TOP_LEVEL_KEYS = ("name", "technology", "description")
 
 
 @dataclass(frozen=True)
 class DeviceParams:
-    """One technology's parameters. ``notes`` maps ``group.key`` to its source or assumption."""
+    """One device's parameters. ``tech_params``: the technology's own group, also readable by
+    its name (``params.mtj``, ``params.sram``). ``notes`` maps ``group.key`` to its source or
+    assumption."""
 
     name: str
     technology: str
@@ -128,9 +41,27 @@ class DeviceParams:
     cell: CellParams
     circuit: CircuitParams
     array: ArrayParams
-    mtj: MtjParams | None = None
-    sram: SramParams | None = None
+    tech_params: Any
     notes: tuple[tuple[str, str], ...] = ()
+
+    def __getattr__(self, name: str) -> Any:
+        """The technology's group by its name: ``params.mtj``, ``params.sram``."""
+        state = self.__dict__  # not self.x: this runs before __init__ when unpickling
+        if "technology" in state and name == get_technology(state["technology"],
+                                                            state["path"]).group:
+            return state["tech_params"]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def tech(self) -> Technology:
+        """The :class:`Technology` named by ``technology``."""
+        return get_technology(self.technology, self.path)
+
+    @property
+    def groups(self) -> dict[str, Any]:
+        """Every parameter group by its name in the file."""
+        return {"cell": self.cell, self.tech.group: self.tech_params, "circuit": self.circuit,
+                "array": self.array}
 
     def note(self, key: str) -> str:
         """The ``source: ...`` or ``assumption: ...`` note of ``group.key``."""
@@ -139,62 +70,49 @@ class DeviceParams:
     @cached_property
     def derived(self) -> DerivedCosts:
         """Per-bit and per-row costs derived from the parameters (see :mod:`physics`)."""
-        from pimsim.device.physics import derive_costs
-
-        return derive_costs(self)
+        return derive_costs(self.tech, self.cell, self.circuit, self.tech_params)
 
     def validate(self) -> None:
-        """Check every group, the group set of the technology, and the single-row read margin."""
-        where = self.path
-        if self.technology not in TECHNOLOGIES:
-            raise PimsimError(
-                f"{where}: technology: must be one of {', '.join(TECHNOLOGIES)}, "
-                f"got {self.technology!r}"
-            )
-        wanted = "sram" if self.technology == "sram" else "mtj"
-        other = "mtj" if wanted == "sram" else "sram"
-        if getattr(self, wanted) is None:
-            raise PimsimError(f"{where}: {wanted}: missing (required for {self.technology})")
-        if getattr(self, other) is not None:
-            raise PimsimError(f"{where}: {other}: not allowed for {self.technology}")
-        for group in _GROUPS:
-            value = getattr(self, group)
-            if value is not None:
-                value.validate(where, group)
-        if self.technology == "sram":
-            for key in ("read_energy_pj", "write_energy_pj"):
-                if getattr(self.cell, key) is None:
-                    raise PimsimError(
-                        f"{where}: cell.{key}: missing (sram has no resistance to derive it from)"
-                    )
-        from pimsim.device.margins import check_margin
-
-        check_margin(self, "read")
+        """The technology's own checks, and the single-row read margin (values are checked
+        where they enter: :func:`pimsim.paramfile.build_group`, ``apply_overrides``)."""
+        tech = self.tech
+        tech.validate(self.path, self.cell, self.tech_params)
+        tech.check_margin(self.path, self.tech_params, self.circuit.sense_amp_min_margin_frac,
+                          "read")
 
 
 def parse_device_params(raw: Any, where: str) -> DeviceParams:
     """Build and validate :class:`DeviceParams` from a parsed YAML mapping."""
     if not isinstance(raw, Mapping):
         raise PimsimError(f"{where}: top level: must be a mapping, got {type(raw).__name__}")
-    top = {"name", "technology", "description"}
-    for key in raw:
-        if key not in top and key not in _GROUPS:
-            raise PimsimError(f"{where}: {key}: unknown key (a typo?)")
-    for key in ("name", "technology", "cell", "circuit", "array"):
+    for key in ("name", "technology"):
         if key not in raw:
             raise PimsimError(f"{where}: {key}: missing")
-    for key in top:
+    for key in TOP_LEVEL_KEYS:
         if key in raw and not isinstance(raw[key], str):
             raise PimsimError(f"{where}: {key}: must be a string, got {raw[key]!r}")
+    tech = get_technology(raw["technology"], where)
+    classes = {**COMMON_GROUPS, tech.group: tech.params_cls}
+    other_groups = {t.group for t in known_technologies().values()} - set(classes)
+    for key in raw:
+        if key in other_groups:
+            raise PimsimError(f"{where}: {key}: not allowed for {tech.name} (it uses {tech.group})")
+        if key not in TOP_LEVEL_KEYS and key not in classes:
+            raise PimsimError(f"{where}: {key}: unknown key (a typo?)")
+    for group in classes:
+        if group not in raw:
+            needed = f" (required for {tech.name})" if group == tech.group else ""
+            raise PimsimError(f"{where}: {group}: missing{needed}")
     notes: dict[str, str] = {}
-    groups = {g: build_group(where, g, _GROUPS[g], raw[g], notes) for g in _GROUPS if g in raw}
+    groups = {g: build_group(where, g, cls, raw[g], notes) for g, cls in classes.items()}
     params = DeviceParams(
         name=raw["name"],
-        technology=raw["technology"],
+        technology=tech.name,
         description=raw.get("description", ""),
         path=where,
+        tech_params=groups.pop(tech.group),
         notes=tuple(sorted(notes.items())),
-        **groups,  # type: ignore[arg-type]
+        **groups,
     )
     params.validate()
     return params
@@ -212,21 +130,9 @@ def load_device_params(path_or_name: str | Path = DEFAULT_PRESET) -> DeviceParam
 
 
 def with_overrides(params: DeviceParams, overrides: Mapping[str, Any]) -> DeviceParams:
-    """A copy with ``{"group.key": value}`` replaced, validated again (for sweeps)."""
-    where = f"{params.path} (override)"
-    groups: dict[str, Any] = {}
-    notes = dict(params.notes)
-    for dotted, value in overrides.items():
-        group, _, key = dotted.partition(".")
-        current = groups.get(group, getattr(params, group, None) if group in _GROUPS else None)
-        if current is None:
-            raise PimsimError(f"{where}: {dotted}: unknown group {group!r}")
-        if key not in {f.name for f in fields(current)}:
-            raise PimsimError(f"{where}: {dotted}: unknown key (a typo?)")
-        groups[group] = dataclasses.replace(current, **{key: value})
-        notes[dotted] = f"override: {value!r}"
-    new = dataclasses.replace(
-        params, path=where, notes=tuple(sorted(notes.items())), **groups
-    )
+    """A copy with ``{"group.key": value}`` replaced, validated as a file is (for sweeps)."""
+    where, groups, notes = apply_overrides(params.path, params.groups, overrides, params.notes)
+    new = dataclasses.replace(params, path=where, notes=notes,
+                              tech_params=groups.pop(params.tech.group), **groups)
     new.validate()
     return new

@@ -1,6 +1,9 @@
 """Chip organisation and mapping policy, from ``mappings/*.yaml`` (validated, one-line errors).
 
 Capacity: ``banks * mats_per_bank * subarrays_per_mat`` sub-arrays of ``rows x cols`` cells.
+The compute scheme (bit-serial AND2 of weight and activation bit-planes, then a bit-count per
+column; ``mapper/cost.py``) senses with ``SENSE_OPS``; the device must resolve each of them
+(:func:`pimsim.device.feasibility.check_feasible`).
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from pimsim.errors import PimsimError
-from pimsim.paramfile import build_group, load_yaml, locate
+from pimsim.paramfile import apply_overrides, build_group, load_yaml, locate
 
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
 DEFAULT_MAPPING = "default"
 POLICY_CHOICES = {"execution": ("layer-by-layer", "pipelined"),
                   "weights": ("resident", "reload"),
                   "volatile_unused": ("keep-powered", "gate")}
+SENSE_OPS = ("and2",)
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,13 @@ class ChipMapping:
     policy: MappingPolicy
     notes: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def sense_ops(self) -> tuple[str, ...]:
+        """The logic sense operations this mapping's compute scheme uses (``SENSE_OPS``)."""
+        return SENSE_OPS
+
     def validate(self) -> None:
+        """Each policy value is one of its choices (values are checked where they enter)."""
         for key, choices in POLICY_CHOICES.items():
             value = getattr(self.policy, key)
             if value not in choices:
@@ -89,25 +99,11 @@ def load_mapping(path_or_name: str | Path = DEFAULT_MAPPING) -> ChipMapping:
 
 
 def mapping_with_overrides(mapping: ChipMapping, overrides: Mapping[str, Any]) -> ChipMapping:
-    """A copy with ``{"chip.rows": 128, "policy.execution": "pipelined"}`` applied, validated."""
-    where = f"{mapping.path} (override)"
-    groups: dict[str, Any] = {"chip": mapping.chip, "policy": mapping.policy}
-    notes = dict(mapping.notes)
-    for dotted, value in overrides.items():
-        group, _, key = dotted.partition(".")
-        if group not in groups:
-            raise PimsimError(f"{where}: {dotted}: unknown group {group!r}; use chip or policy")
-        known = {f.name for f in dataclasses.fields(groups[group])}
-        if key not in known:
-            raise PimsimError(f"{where}: {dotted}: unknown key (a typo?)")
-        groups[group] = dataclasses.replace(groups[group], **{key: value})
-        notes[dotted] = f"override: {value!r}"
-    raw_chip = {k: {"value": v, "assumption": "x"}
-                for k, v in dataclasses.asdict(groups["chip"]).items()}
-    build_group(where, "chip", ChipParams, raw_chip, None)  # re-validate the values
-    build_group(where, "policy", MappingPolicy, dataclasses.asdict(groups["policy"]), None,
-                cited=False)
-    new = dataclasses.replace(mapping, path=where, chip=groups["chip"], policy=groups["policy"],
-                              notes=tuple(sorted(notes.items())))
+    """A copy with ``{"chip.rows": 128, "policy.execution": "pipelined"}`` applied, validated as
+    a file is."""
+    where, groups, notes = apply_overrides(
+        mapping.path, {"chip": mapping.chip, "policy": mapping.policy}, overrides, mapping.notes
+    )
+    new = dataclasses.replace(mapping, path=where, notes=notes, **groups)
     new.validate()
     return new

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from pimsim.device import DeviceParams
+from pimsim.device import DeviceParams, check_feasible
 from pimsim.mapper import (
     ChipMapping,
     GemmLayer,
@@ -20,7 +20,9 @@ from pimsim.mapper import (
 def family_costs(family: Mapping[str, list[GemmLayer]], params: DeviceParams,
                  mapping: ChipMapping) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(subnets, layers)``: one row per sub-net (totals, switching cost from the next
-    narrower sub-net) and one row per layer per sub-net, narrowest sub-net first."""
+    narrower sub-net) and one row per layer per sub-net, narrowest sub-net first. A device
+    that cannot sense the mapping's operations is refused (:func:`check_feasible`)."""
+    check_feasible(params, mapping.sense_ops)
     fmap = map_family(family, mapping)
     order = sorted(family, key=lambda n: sum(layer.macs for layer in family[n]))
     rows, tables, narrower = [], [], None
