@@ -72,9 +72,9 @@ def layer_costs(layers: list[GemmLayer], fmap: FamilyMap, params: DeviceParams) 
         t = layer.tiling(chip.rows, chip.cols)
         place = fmap.placements[layer.name]
         ids = place.subarray_ids(layer)
-        events = gemm_events(t, layer.pixels)
+        events = layer.events(chip.rows, chip.cols)
         compute = cost(events, params)
-        passes = math.ceil(t.subarrays / chip.subarrays)
+        passes = math.ceil(layer.subarrays(chip.rows, chip.cols) / chip.subarrays)
         busiest_pixels = math.ceil(layer.pixels / place.replicas)
         compute_ns = cost(gemm_events(_busiest(t), busiest_pixels),
                           params).total_latency_ns * passes
@@ -83,7 +83,7 @@ def layer_costs(layers: list[GemmLayer], fmap: FamilyMap, params: DeviceParams) 
         bus_ns = math.ceil(bus_bits / chip.bus_width_bits) / chip.clock_ghz
         reload_pj = reload_ns = 0.0
         if policy.weights == "reload":
-            reload_pj = cost(weight_load_events(t), params).total_energy_pj
+            reload_pj = cost(layer.load_events(chip.rows, chip.cols), params).total_energy_pj
             reload_ns = cost(weight_load_events(_busiest(t)), params).total_latency_ns * passes
         latency_ns = compute_ns + bus_ns + reload_ns
         row = {"layer": layer.name, "op": layer.op, "c_in": layer.c_in, "c_out": layer.c_out,
@@ -163,10 +163,10 @@ def switch_cost(layers: list[GemmLayer], narrower: list[GemmLayer] | None, fmap:
     bits = energy = 0.0
     for layer in layers:
         copies = fmap.placements[layer.name].replicas
-        new = weight_load_events(layer.tiling(chip.rows, chip.cols)) * copies
+        new = layer.load_events(chip.rows, chip.cols) * copies
         old_layer = before.get(layer.name)
         if old_layer is not None:
-            old = weight_load_events(old_layer.tiling(chip.rows, chip.cols)) * copies
+            old = old_layer.load_events(chip.rows, chip.cols) * copies
             new_bits = max(0, new.row_write_bits - old.row_write_bits)
             scale = new_bits / new.row_write_bits if new.row_write_bits else 0.0
         else:
