@@ -17,7 +17,7 @@ from pimsim.errors import PimsimError
 from pimsim.io import write_atomic, write_text_atomic
 from pimsim.quantize.intgraph import IntGraph
 from pimsim.quantize.layer import IntLayer
-from pimsim.quantize.ops import OPS
+from pimsim.quantize.ops import OPS, InputOp
 
 FORMAT, VERSION = "pimsim.intgraph", 1
 ARRAYS = ("weight", "weight_scale", "bias", "multiplier", "shift")
@@ -95,7 +95,7 @@ def load_graph(path: str | Path) -> IntGraph:
     layers: list[IntLayer] = []
     for i, entry in enumerate(doc["layers"]):
         layers.append(_layer(entry, arrays, f"{manifest}: layers[{i}]", {x.name for x in layers}))
-    if layers[0].op != "input" or doc["output"] not in {x.name for x in layers}:
+    if not isinstance(OPS[layers[0].op], InputOp) or doc["output"] not in {x.name for x in layers}:
         raise PimsimError(f"{manifest}: output: no input layer first or no layer "
                           f"{doc['output']!r}")
     return IntGraph(doc["name"], int(doc["bits"]), tuple(doc["input_shape"]), layers,

@@ -17,7 +17,7 @@ from torch import nn
 from pimsim.errors import PimsimError
 from pimsim.network.ops import SwitchableBatchNorm2d
 from pimsim.quantize.layer import Group
-from pimsim.quantize.ops import OPS, LayerOp, recognise, supported
+from pimsim.quantize.ops import OPS, InputOp, LayerOp, recognise, supported
 
 _BATCHNORM = (nn.BatchNorm2d, SwitchableBatchNorm2d)  # fused into the conv it follows
 _PASS_THROUGH = (nn.Identity, nn.Dropout)
@@ -101,7 +101,7 @@ def find_groups(graph: fx.Graph, modules: dict[str, nn.Module],
             alias[node.name] = alias[args[0].name]
             continue
         op = _op(node, modules, where)
-        if op is OPS["input"] and groups:
+        if isinstance(op, InputOp) and groups:
             raise PimsimError(f"{where}: node {node.name!r}: only one input tensor is supported")
         inputs = tuple(alias[a.name] for a in args[:op.arity])
         group = Group(node.name, op.name, inputs, [node.name])
@@ -128,6 +128,6 @@ def find_groups(graph: fx.Graph, modules: dict[str, nn.Module],
         alias[last.name] = group.name
         groups.append(group)
         by_name[group.name] = group
-    if output is None or not groups or groups[0].op != "input":
+    if output is None or not groups or not isinstance(OPS[groups[0].op], InputOp):
         raise PimsimError(f"{where}: the traced graph has no input or no output")
     return groups, output
