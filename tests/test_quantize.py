@@ -217,9 +217,9 @@ def test_unsupported_operation_names_the_node():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sigmoid(), nn.Flatten(), nn.Linear(4, 2))
     with pytest.raises(PimsimError, match=r"mine: node '_1' \(Sigmoid module '1'\): unsupported"):
         quantize_model(model, 8, "mine")
-    grouped = nn.Sequential(nn.Conv2d(4, 4, 3, groups=2))
-    with pytest.raises(PimsimError, match="mine: node '_0'.*groups=1"):
-        quantize_model(grouped, 8, "mine")
+    dilated = nn.Sequential(nn.Conv2d(4, 4, 3, dilation=2))
+    with pytest.raises(PimsimError, match="mine: node '_0'.*dilation=1"):
+        quantize_model(dilated, 8, "mine")
     bn_alone = nn.Sequential(nn.BatchNorm2d(3), nn.Conv2d(3, 2, 1))
     with pytest.raises(PimsimError, match="BatchNorm must directly follow a Conv2d"):
         quantize_model(bn_alone, 8, "mine")

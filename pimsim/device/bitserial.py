@@ -31,17 +31,14 @@ from numba import njit, prange
 
 from pimsim.device.bitsliced import BLOCK_PIXELS, bitsliced_conv
 from pimsim.device.events import EventCounts
-from pimsim.device.layer_events import (
-    DEFAULT_COLS,
-    DEFAULT_ROWS,
-    Tiling,
-    conv_output_size,
-)
+from pimsim.device.layer_events import DEFAULT_COLS, DEFAULT_ROWS, Tiling
 from pimsim.device.margins import check_margin
 from pimsim.device.params import DeviceParams
 from pimsim.device.scratch import scratch
 from pimsim.device.subarray import SubArray
 from pimsim.errors import PimsimError
+from pimsim.geometry import conv_output_size, padded_shape
+from pimsim.geometry import im2col_offsets as _im2col_offsets
 
 MAX_BITS = 16
 
@@ -80,10 +77,10 @@ def _check_operand(name: str, a: np.ndarray, bits: int, signed: bool, ndim: int)
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int) -> np.ndarray:
     """(N, C, H, W) -> (C*kh*kw, N*OH*OW), rows ordered (ci, kh, kw), columns (n, oh, ow)."""
     x = np.asarray(x, dtype=np.int64)
-    xp = np.empty(_padded_shape(x.shape, padding), np.int64)
+    xp = np.empty(padded_shape(x.shape, padding), np.int64)
     _pad_copy(x, padding, xp)
     n, c, h, w = xp.shape
-    oh, ow = (h - kh) // stride + 1, (w - kw) // stride + 1
+    oh, ow = conv_output_size(h, kh, stride, 0), conv_output_size(w, kw, stride, 0)
     s = xp.strides
     view = np.lib.stride_tricks.as_strided(
         xp, (c, kh, kw, n, oh, ow), (s[1], s[2], s[3], s[0], s[2] * stride, s[3] * stride)
@@ -122,26 +119,13 @@ def _pad_copy(x, padding, out):
                 out[b, ci, y, xx + padding] = x[b, ci, iy, xx]
 
 
-def _padded_shape(shape: tuple[int, ...], padding: int) -> tuple[int, int, int, int]:
-    n, c, h, w = shape
-    return n, c, h + 2 * padding, w + 2 * padding
-
-
 @functools.lru_cache(maxsize=32)
 def im2col_offsets(shape: tuple[int, ...], kh: int, kw: int, stride: int, oh: int, ow: int,
                    block: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat offsets into a contiguous padded (N, C, Hp, Wp) array: element (r, p) of its
-    im2col matrix is at ``row[r] + pixel[p]``, r = (ci, i, j), p = (b, oy, ox). The pixel
-    offsets, strictly increasing, are padded to a multiple of ``block`` with the first (the
-    smallest), so no run of them that reaches the padding looks contiguous. Cached, read-only."""
-    nb, c, hp, wp = shape
-    row = (np.arange(c)[:, None, None] * hp + np.arange(kh)[:, None]) * wp + np.arange(kw)
-    pixel = ((np.arange(nb)[:, None, None] * c * hp + np.arange(oh)[:, None] * stride) * wp
-             + np.arange(ow) * stride).reshape(-1)
-    pixel = np.pad(pixel, (0, -pixel.size % block), constant_values=pixel[0])
+    """:func:`pimsim.geometry.im2col_offsets`, cached and read-only."""
+    row, pixel = _im2col_offsets(shape, kh, kw, stride, oh, ow, block)
     # Immutable buffers: no caller can make the cached arrays writeable again.
-    return (np.frombuffer(row.reshape(-1).tobytes(), np.int64),
-            np.frombuffer(pixel.tobytes(), np.int64))
+    return np.frombuffer(row.tobytes(), np.int64), np.frombuffer(pixel.tobytes(), np.int64)
 
 
 def _fast_gemm(
@@ -159,7 +143,7 @@ def _fast_gemm(
     if pixels == 0:  # an empty batch
         out, iterations = np.empty((w2d.shape[0], 0), np.int64), 0
     else:
-        shape = _padded_shape(x.shape, padding)
+        shape = padded_shape(x.shape, padding)
         xpad = scratch("bitserial.padded", int(np.prod(shape)), np.int64).reshape(shape)
         _pad_copy(x, padding, xpad)
         row_off, pixel_off = im2col_offsets(shape, kh, kw, stride, oh, ow, BLOCK_PIXELS)

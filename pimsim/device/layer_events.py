@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from pimsim.device.events import EventCounts
 from pimsim.errors import PimsimError
+from pimsim.geometry import conv_output_size
 
 DEFAULT_ROWS = 256
 DEFAULT_COLS = 256
@@ -100,11 +101,6 @@ def weight_load_events(tiling: Tiling) -> EventCounts:
         row_writes=t.c_out * t.w_bits * t.chunks,
         row_write_bits=t.c_out * t.w_bits * t.reduction,
     )
-
-
-def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """floor((size + 2 * padding - kernel) / stride) + 1."""
-    return (size + 2 * padding - kernel) // stride + 1
 
 
 def conv2d_events(

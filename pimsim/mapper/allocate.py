@@ -1,16 +1,22 @@
 """Nested allocation of a dynamic network's weight layers onto computational sub-arrays.
 
 Each weight layer is placed once, for the widest width any sub-net uses, as the device model's
-:class:`~pimsim.device.Tiling`: the reduction axis ``r = (c_in, k_h, k_w)`` (c_in major) runs
-along columns in ``ceil(R / cols)`` chunks, output channels fill ``g = (rows - x_bits) // w_bits``
-per sub-array in ``ceil(C_out / g)`` tiles. Sub-array ``(chunk c, tile t)`` of a layer gets the
-global id ``base + c * tiles + t``. Channels are in importance order, so a sub-net using
-``c_in' <= c_in`` inputs and ``c_out' <= c_out`` outputs uses the chunks ``c < ceil(c_in' k_h k_w
-/ cols)`` and the tiles ``t < ceil(c_out' / g)``: a subset of every wider sub-net's sub-arrays.
+:class:`~pimsim.device.Tiling` of each of its GEMMs: the reduction axis ``r = (c_in, k_h, k_w)``
+(c_in major) runs along columns in ``ceil(R / cols)`` chunks, output channels fill ``g = (rows -
+x_bits) // w_bits`` per sub-array in ``ceil(C_out / g)`` tiles. Sub-array ``(chunk c, tile t)``
+of a layer gets the global id ``base + c * tiles + t``. Channels are in importance order, so a
+sub-net using ``c_in' <= c_in`` inputs and ``c_out' <= c_out`` outputs uses the chunks ``c <
+ceil(c_in' k_h k_w / cols)`` and the tiles ``t < ceil(c_out' / g)``: a subset of every wider
+sub-net's sub-arrays.
+A grouped convolution (``groups`` G, :class:`pimsim.geometry.Gemm`) is G independent GEMMs of
+``C_out / G`` channels over ``R = C_in / G * K_h * K_w``; the simplest honest placement gives
+each group its own sub-arrays (group ``j`` at ``base + j * chunks * tiles + ...``), so a
+depthwise layer (R = K_h K_w, one channel per group) fills few columns and few rows of each of
+its sub-arrays: the utilization column shows that waste.
 Weights are stored once for the whole family; the other sub-arrays can be power-gated.
 With ``policy.replicate``, the family is copied ``r = floor(chip sub-arrays / family
 sub-arrays)`` times into otherwise idle sub-arrays; each copy computes 1/r of every layer's
-output pixels (copy ``i`` of a layer occupies ids ``base + i * tiles * chunks + ...``).
+output pixels (copy ``i`` of a layer occupies ids ``base + i * G * tiles * chunks + ...``).
 """
 
 from __future__ import annotations
@@ -18,17 +24,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pimsim.device import Tiling
+from pimsim.device import EventCounts, Tiling, gemm_events, weight_load_events
 from pimsim.errors import PimsimError
+from pimsim.geometry import Gemm
 from pimsim.mapper.chip import ChipMapping
 
 
 @dataclass(frozen=True)
 class GemmLayer:
-    """One weight layer of one sub-net as the mapper sees it (shapes per image)."""
+    """One weight layer of one sub-net as the mapper sees it (shapes per image): ``groups``
+    GEMMs of :class:`pimsim.geometry.Gemm` geometry at the given bits."""
 
     name: str
-    op: str  # "conv" or "linear"
+    op: str  # the registry op: "conv" or "linear"
     c_in: int
     c_out: int
     kernel: tuple[int, int]
@@ -39,27 +47,53 @@ class GemmLayer:
     x_bits: int
     w_bits: int
     out_bits: int
+    groups: int = 1
+
+    @classmethod
+    def from_gemm(cls, name: str, op: str, gemm: Gemm, x_bits: int, w_bits: int,
+                  out_bits: int) -> GemmLayer:
+        return cls(name, op, gemm.c_in, gemm.c_out, gemm.kernel, gemm.stride, gemm.padding,
+                   gemm.in_hw, gemm.out_hw, x_bits, w_bits, out_bits, gemm.groups)
+
+    @property
+    def gemm(self) -> Gemm:
+        return Gemm(self.c_in, self.c_out, self.kernel, self.stride, self.padding, self.in_hw,
+                    self.out_hw, self.groups)
 
     @property
     def reduction(self) -> int:
-        """R = C_in * K_h * K_w."""
-        return self.c_in * self.kernel[0] * self.kernel[1]
+        """R = C_in / groups * K_h * K_w (one group's)."""
+        return self.gemm.reduction
 
     @property
     def pixels(self) -> int:
-        return self.out_hw[0] * self.out_hw[1]
+        return self.gemm.pixels
 
     @property
     def macs(self) -> int:
         """C_out * R * H_out * W_out."""
-        return self.c_out * self.reduction * self.pixels
+        return self.gemm.macs
 
     @property
     def weight_bits(self) -> int:
         return self.c_out * self.reduction * self.w_bits
 
     def tiling(self, rows: int, cols: int) -> Tiling:
-        return Tiling(self.c_out, self.reduction, self.x_bits, self.w_bits, rows, cols)
+        """The tiling of one group's GEMM (``C_out / groups`` channels)."""
+        return Tiling(self.gemm.group_c_out, self.reduction, self.x_bits, self.w_bits, rows,
+                      cols)
+
+    def subarrays(self, rows: int, cols: int) -> int:
+        """Sub-arrays of one copy of the layer: groups * tiling.subarrays."""
+        return self.groups * self.tiling(rows, cols).subarrays
+
+    def events(self, rows: int, cols: int, images: int = 1) -> EventCounts:
+        """Closed-form compute events of ``images`` inferences: every group's GEMM."""
+        return gemm_events(self.tiling(rows, cols), self.pixels * images) * self.groups
+
+    def load_events(self, rows: int, cols: int) -> EventCounts:
+        """Writing every group's weight bit-planes once."""
+        return weight_load_events(self.tiling(rows, cols)) * self.groups
 
 
 @dataclass(frozen=True)
@@ -67,14 +101,15 @@ class Placement:
     """Where one layer's (widest) weights live: its tiling and first global sub-array id."""
 
     layer: str
-    tiling: Tiling
+    tiling: Tiling  # of one group's GEMM
     base: int
     replicas: int = 1
+    groups: int = 1
 
     @property
     def subarrays(self) -> int:
-        """Sub-arrays of all copies: tiling.subarrays * replicas."""
-        return self.tiling.subarrays * self.replicas
+        """Sub-arrays of all copies: tiling.subarrays * groups * replicas."""
+        return self.tiling.subarrays * self.groups * self.replicas
 
     def subarray_ids(self, layer: GemmLayer) -> frozenset[int]:
         """Global ids of the sub-arrays a sub-net's version of this layer uses (every copy)."""
@@ -82,8 +117,9 @@ class Placement:
         mine = layer.tiling(t.rows, t.cols)
         if mine.chunks > t.chunks or mine.channel_tiles > t.channel_tiles:
             raise PimsimError(f"layer {layer.name}: wider than its placement")
-        return frozenset(self.base + r * t.subarrays + c * t.channel_tiles + k
-                         for r in range(self.replicas)
+        copy = t.subarrays * self.groups
+        return frozenset(self.base + r * copy + j * t.subarrays + c * t.channel_tiles + k
+                         for r in range(self.replicas) for j in range(self.groups)
                          for c in range(mine.chunks) for k in range(mine.channel_tiles))
 
 
@@ -120,10 +156,10 @@ def map_family(family: Mapping[str, list[GemmLayer]], mapping: ChipMapping) -> F
                 widest[layer.name] = layer
                 order.append(layer.name)
                 continue
-            if (seen.op, seen.kernel, seen.x_bits, seen.w_bits) != \
-                    (layer.op, layer.kernel, layer.x_bits, layer.w_bits):
-                raise PimsimError(f"sub-net {subnet}: layer {layer.name}: kind, kernel or bits "
-                                  "differ from the other sub-nets' (not one family)")
+            if (seen.op, seen.kernel, seen.groups, seen.x_bits, seen.w_bits) != \
+                    (layer.op, layer.kernel, layer.groups, layer.x_bits, layer.w_bits):
+                raise PimsimError(f"sub-net {subnet}: layer {layer.name}: kind, kernel, groups "
+                                  "or bits differ from the other sub-nets' (not one family)")
             if layer.c_out > seen.c_out or layer.c_in > seen.c_in:
                 widest[layer.name] = GemmLayer(**{**seen.__dict__,
                                                   "c_in": max(seen.c_in, layer.c_in),
@@ -134,13 +170,13 @@ def map_family(family: Mapping[str, list[GemmLayer]], mapping: ChipMapping) -> F
             tilings[name] = widest[name].tiling(chip.rows, chip.cols)
         except PimsimError as exc:
             raise PimsimError(f"{mapping.path}: chip.rows: layer {name}: {exc}") from None
-    single = sum(t.subarrays for t in tilings.values())
+    single = sum(widest[name].subarrays(chip.rows, chip.cols) for name in order)
     policy = mapping.policy
     replicas = max(1, chip.subarrays // single) \
         if policy.replicate and policy.weights == "resident" else 1
     placements, base = {}, 0
     for name in order:
-        placements[name] = Placement(name, tilings[name], base, replicas)
+        placements[name] = Placement(name, tilings[name], base, replicas, widest[name].groups)
         base += placements[name].subarrays
     fmap = FamilyMap(mapping, placements, base)
     if not fmap.resident and mapping.policy.weights == "resident":

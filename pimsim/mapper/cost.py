@@ -6,11 +6,11 @@ then the chip-level events of :data:`CHIP_EVENTS` (priced here from the chip and
 :class:`LayerUse`). Each kind gives one ``energy_<name>_pj`` column per layer and per sub-net;
 ``energy_pj`` is their sum, in table order.
 
-Per weight layer of a sub-net (``L``: its :class:`GemmLayer`, ``T``: its tiling on the chip's
-``rows x cols`` sub-arrays, ``n = T.subarrays``):
+Per weight layer of a sub-net (``L``: its :class:`GemmLayer` of ``G`` groups, ``T``: the
+tiling of one group's GEMM on the chip's ``rows x cols`` sub-arrays, ``n = G * T.subarrays``):
 
-- sub-array events: :func:`pimsim.device.gemm_events` ``(T, pixels)``, costed by
-  :func:`pimsim.device.cost`.
+- sub-array events: ``G *`` :func:`pimsim.device.gemm_events` ``(T, pixels)``
+  (``L.events``), costed by :func:`pimsim.device.cost`.
 - compute latency: the sub-arrays of a layer work in parallel, so it is the serial latency of
   the busiest one, which holds ``min(g, C_out)`` channels and ``min(cols, R)`` columns and
   computes ``ceil(pixels / r)`` pixels (``r`` weight copies, ``policy.replicate``):
@@ -18,8 +18,9 @@ Per weight layer of a sub-net (``L``: its :class:`GemmLayer`, ``T``: its tiling 
   times ``ceil(n / chip sub-arrays)`` passes when the layer is larger than the chip.
 - bus: input activations (``C_in H W x_bits``) and outputs (``C_out H' W' out_bits``) cross the
   global bus once.
-- weight reload (policy ``weights: reload`` only): :func:`weight_load_events` ``(T)`` every
-  inference; its latency is the busiest sub-array's ``min(g, C_out) * w_bits`` row writes.
+- weight reload (policy ``weights: reload`` only): ``G *`` :func:`weight_load_events` ``(T)``
+  (``L.load_events``) every inference; its latency is the busiest sub-array's
+  ``min(g, C_out) * w_bits`` row writes.
 - leakage: ``P_leak = powered sub-arrays * subarray_leakage_uw`` over the layer latency;
   powered = the sub-net's own sub-arrays, except volatile (SRAM) cells under
   ``volatile_unused: keep-powered``, where every sub-array of the family stays powered.
@@ -41,6 +42,7 @@ import pandas as pd
 
 from pimsim.device import (
     DeviceParams,
+    EventCounts,
     Tiling,
     cost,
     gemm_events,
@@ -57,7 +59,7 @@ from pimsim.mapper.chip import ChipParams
 class LayerUse:
     """What one mapped layer uses per inference: the quantities chip events are priced on."""
 
-    tiling: Tiling
+    load_events: EventCounts
     busiest: Tiling
     passes: int
     bus_bits: int
@@ -92,8 +94,8 @@ def _bus_latency(u: LayerUse) -> float:
 
 
 def _reload_energy(u: LayerUse, _layer_ns: float) -> float:
-    """cost(weight_load_events(T)) under ``weights: reload``, else 0."""
-    return cost(weight_load_events(u.tiling), u.params).total_energy_pj if u.reload else 0.0
+    """cost(the layer's weight-load events) under ``weights: reload``, else 0."""
+    return cost(u.load_events, u.params).total_energy_pj if u.reload else 0.0
 
 
 def _reload_latency(u: LayerUse) -> float:
@@ -149,15 +151,16 @@ def layer_costs(layers: list[GemmLayer], fmap: FamilyMap, params: DeviceParams) 
         t = layer.tiling(chip.rows, chip.cols)
         place = fmap.placements[layer.name]
         ids = place.subarray_ids(layer)
-        events = gemm_events(t, layer.pixels)
+        events = layer.events(chip.rows, chip.cols)
         compute = cost(events, params)
-        passes = math.ceil(t.subarrays / chip.subarrays)
+        passes = math.ceil(layer.subarrays(chip.rows, chip.cols) / chip.subarrays)
         busiest_pixels = math.ceil(layer.pixels / place.replicas)
         compute_ns = cost(gemm_events(_busiest(t), busiest_pixels),
                           params).total_latency_ns * passes
         act_in_bits = layer.c_in * layer.in_hw[0] * layer.in_hw[1] * layer.x_bits
         act_out_bits = layer.c_out * layer.pixels * layer.out_bits
-        use = LayerUse(t, _busiest(t), passes, act_in_bits + act_out_bits,
+        use = LayerUse(layer.load_events(chip.rows, chip.cols), _busiest(t), passes,
+                       act_in_bits + act_out_bits,
                        policy.weights == "reload", leak_uw, params, chip)
         latencies = {"latency_compute_ns": compute_ns}
         for kind in CHIP_EVENTS:
@@ -237,10 +240,10 @@ def switch_cost(layers: list[GemmLayer], narrower: list[GemmLayer] | None, fmap:
     bits = energy = 0.0
     for layer in layers:
         copies = fmap.placements[layer.name].replicas
-        new = weight_load_events(layer.tiling(chip.rows, chip.cols)) * copies
+        new = layer.load_events(chip.rows, chip.cols) * copies
         old_layer = before.get(layer.name)
         if old_layer is not None:
-            old = weight_load_events(old_layer.tiling(chip.rows, chip.cols)) * copies
+            old = old_layer.load_events(chip.rows, chip.cols) * copies
             new_bits = max(0, new.row_write_bits - old.row_write_bits)
             scale = new_bits / new.row_write_bits if new.row_write_bits else 0.0
         else:

@@ -13,17 +13,12 @@ import pandas as pd
 import torch
 from torch import nn
 
+from pimsim.geometry import conv_macs, linear_macs
 from pimsim.network.dynamic import DynamicNet
 from pimsim.network.spec import SubnetSpec
 
 COLUMNS = ["layer", "type", "in_channels", "out_channels", "kernel", "stride", "in_hw", "out_hw",
            "macs", "params", "act_in", "act_out"]
-
-
-def conv2d_macs(out_h: int, out_w: int, out_ch: int, in_ch: int, kh: int, kw: int,
-                groups: int = 1) -> int:
-    """H_out * W_out * C_out * (C_in / groups) * K_h * K_w."""
-    return out_h * out_w * out_ch * (in_ch // groups) * kh * kw
 
 
 def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> pd.DataFrame:
@@ -43,12 +38,12 @@ def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> pd.DataF
                 kh, kw = module.kernel_size
                 row.update(in_channels=module.in_channels, out_channels=module.out_channels,
                            kernel=f"{kh}x{kw}", stride=module.stride[0],
-                           macs=conv2d_macs(output.shape[2], output.shape[3],
+                           macs=conv_macs(output.shape[2], output.shape[3],
                                             module.out_channels, module.in_channels, kh, kw,
                                             module.groups))
             elif isinstance(module, nn.Linear):
                 row.update(in_channels=module.in_features, out_channels=module.out_features,
-                           macs=module.in_features * module.out_features)
+                           macs=linear_macs(module.in_features, module.out_features))
             else:
                 row.update(in_channels=module.num_features, out_channels=module.num_features,
                            macs=0)

@@ -1,58 +1,24 @@
 """Integer export: layer groups + float weights + activation scales -> ``IntGraph``.
 
-Conv/linear: ``q_w = round(w / s_w)`` per output channel (as the fake quantizer does); a
-following BatchNorm ``y = g * (z - mu) / sqrt(var + eps) + beta`` is folded as the per-channel
-factor ``c = g / sqrt(var + eps)``: ``q_w' = sign(c) * q_w``, ``s_w' = |c| * s_w``,
-``bias' = c * (bias - mu) + beta`` (Jacob et al., CVPR 2018, Sec. 3.2). The bias is stored at the
-accumulator scale ``s_in * s_w'`` (``floor(bias' / (s_in * s_w') + 1/2)``) and the output
-multiplier ``s_in * s_w' / s_out`` as ``(M, shift)``. Additions align both inputs to the output
-scale with one shift: ``M_i = floor(s_i / s_out * 2**shift + 1/2)``. Average pools keep their
-input's scale and multiply by ``1 / n``. Max pool, ReLU and flatten keep scale and bits.
+Each group's output shape and integer fields come from its op's registry entry
+(:meth:`pimsim.quantize.ops.LayerOp.build`: weight folding, requantization multipliers, pool
+windows); scale-defining layers take their calibrated ``(scale, signed)``, every other layer
+keeps its input's scale and bits (a ReLU makes it unsigned).
 """
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-import torch
 from torch import nn
 
 from pimsim.errors import PimsimError
 from pimsim.network import DynamicNet, SubnetSpec
-from pimsim.quantize.fake_quant import bn_fold, folded_weight_scale, quantize_weight
-from pimsim.quantize.intgraph import IntGraph, IntLayer
+from pimsim.quantize.intgraph import IntGraph
+from pimsim.quantize.layer import Group, IntLayer
+from pimsim.quantize.ops import OPS
 from pimsim.quantize.qat import QuantizedBody
-from pimsim.quantize.requant import add_multipliers, quantize_multiplier
-from pimsim.quantize.trace import Group, find_groups, trace
+from pimsim.quantize.trace import find_groups, trace
 
 ActParams = dict[str, tuple[float, bool]]
-
-
-def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
-def _conv_out(size: int, k: int, s: int, p: int) -> int:
-    return (size + 2 * p - k) // s + 1
-
-
-def _weighted(group: Group, modules: dict[str, nn.Module], src: IntLayer, out_scale: float,
-              bits: int) -> dict:
-    """Integer weights, bias, multiplier and shift of a conv(+BN) or linear group."""
-    layer = modules[group.modules.get("conv") or group.modules["linear"]]
-    weight = layer.weight.detach().double()
-    q, s_w = quantize_weight(weight, bits)
-    bn = modules[group.modules["bn"]] if "bn" in group.modules else None
-    factor, bias = bn_fold(len(q), layer.bias, bn, weight)
-    s_w = folded_weight_scale(s_w, factor)
-    q = (q * torch.sign(factor).view((-1,) + (1,) * (q.dim() - 1))).numpy()
-    acc_scale = src.out_scale * s_w.numpy()
-    mult, shift = quantize_multiplier(acc_scale / out_scale)
-    dtype = np.int8 if bits <= 8 else np.int16
-    return {"weight": q.astype(dtype), "weight_scale": s_w.numpy(), "weight_bits": bits,
-            "bias": np.floor(bias.numpy() / acc_scale + 0.5).astype(np.int64),
-            "multiplier": mult, "shift": shift}
 
 
 def build_int_graph(groups: list[Group], output: str, modules: dict[str, nn.Module],
@@ -62,68 +28,29 @@ def build_int_graph(groups: list[Group], output: str, modules: dict[str, nn.Modu
     ``(scale, signed)`` in ``params`` and the float layers in ``modules``."""
     layers: dict[str, IntLayer] = {}
     for group in groups:
+        op = OPS[group.op]
         srcs = [layers[i] for i in group.inputs]
         first = srcs[0] if srcs else None
-        kw: dict = {"modules": tuple(group.modules.values())}
-        if group.op in ("input", "conv", "linear", "add"):
+        if op.defines_scale:
             if group.name not in params:
                 raise PimsimError(f"{name}: layer {group.name!r}: no activation scale")
             out_scale, out_signed = params[group.name]
             out_bits = bits
         else:
             out_scale, out_bits = first.out_scale, first.out_bits
-            out_signed = first.out_signed and group.op != "relu"
+            out_signed = first.out_signed and not op.clears_sign
         in_shape = first.out_shape if first else tuple(input_shape)
-        if group.op == "input":
-            out_shape = tuple(input_shape)
-        elif group.op == "conv":
-            conv = modules[group.modules["conv"]]
-            k, s, p = _pair(conv.kernel_size), _pair(conv.stride), _pair(conv.padding)
-            if in_shape[0] != conv.in_channels:
-                raise PimsimError(f"{name}: layer {group.name!r}: expects {conv.in_channels} "
-                                  f"input channels, gets {in_shape[0]}")
-            out_shape = (conv.out_channels, *(_conv_out(in_shape[d + 1], k[d], s[d], p[d])
-                                              for d in range(2)))
-            kw.update(kernel=k, stride=s, padding=p)
-            kw.update(_weighted(group, modules, first, out_scale, bits))
-        elif group.op == "linear":
-            fc = modules[group.modules["linear"]]
-            if in_shape != (fc.in_features,):
-                raise PimsimError(f"{name}: layer {group.name!r}: expects ({fc.in_features},) "
-                                  f"inputs, gets {in_shape}")
-            out_shape = (fc.out_features,)
-            kw.update(_weighted(group, modules, first, out_scale, bits))
-        elif group.op == "add":
-            if srcs[0].out_shape != srcs[1].out_shape:
-                raise PimsimError(f"{name}: layer {group.name!r}: adds shapes "
-                                  f"{srcs[0].out_shape} and {srcs[1].out_shape}")
-            mult, shift = add_multipliers(np.array([src.out_scale for src in srcs]), out_scale)
-            kw.update(multiplier=mult, shift=np.array([shift], dtype=np.int64))
-            out_shape = in_shape
-        elif group.op in ("maxpool", "avgpool"):
-            pool = modules[group.modules[group.op]]
-            if isinstance(pool, nn.AdaptiveAvgPool2d):
-                k, s, p = in_shape[1:], in_shape[1:], (0, 0)
-            else:
-                k, s = _pair(pool.kernel_size), _pair(pool.stride or pool.kernel_size)
-                p = _pair(pool.padding)
-            out_shape = (in_shape[0], *(_conv_out(in_shape[d + 1], k[d], s[d], p[d])
-                                        for d in range(2)))
-            kw.update(kernel=tuple(k), stride=tuple(s), padding=tuple(p))
-            if group.op == "avgpool":
-                mult, shift = quantize_multiplier(np.array([1.0 / (k[0] * k[1])]))
-                kw.update(multiplier=mult, shift=shift)
-        elif group.op == "flatten":
-            out_shape = (math.prod(in_shape),)
-        else:
-            out_shape = in_shape
+        mods = {role: modules[target] for role, target in group.modules.items()}
+        out_shape, kw = op.build(mods, srcs, in_shape, out_scale, bits,
+                                 f"{name}: layer {group.name!r}")
         layers[group.name] = IntLayer(
             name=group.name, op=group.op, inputs=group.inputs, in_shape=tuple(in_shape),
             out_shape=tuple(int(d) for d in out_shape),
             in_bits=first.out_bits if first else 0,
             in_signed=first.out_signed if first else True,
             in_scales=tuple(src.out_scale for src in srcs), out_bits=out_bits,
-            out_signed=out_signed, out_scale=float(out_scale), relu=group.relu, **kw)
+            out_signed=out_signed, out_scale=float(out_scale), relu=group.relu,
+            modules=tuple(group.modules.values()), **kw)
     return IntGraph(name, bits, tuple(input_shape), list(layers.values()), output)
 
 

@@ -1,7 +1,7 @@
 """The integer layer graph of one (sub-)network: what the hardware simulator consumes.
 
 Every tensor is an integer tensor ``q`` standing for ``q * scale`` (zero point 0). See
-``pimsim.quantize.execute`` for each op's arithmetic and ``FORMAT.md`` for the on-disk form.
+``pimsim.quantize.ops`` for each op's arithmetic and ``FORMAT.md`` for the on-disk form.
 """
 
 from __future__ import annotations
@@ -12,51 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from pimsim.errors import PimsimError
-from pimsim.quantize import execute
+from pimsim.quantize.execute import Accumulate, numpy_accumulate
+from pimsim.quantize.layer import IntLayer
+from pimsim.quantize.ops import OPS
 from pimsim.quantize.requant import qrange
-
-OPS = ("input", "conv", "linear", "add", "relu", "maxpool", "avgpool", "flatten")
-
-
-@dataclass
-class IntLayer:
-    """One integer layer.
-
-    Shapes are per image: ``(C, H, W)`` or ``(F,)``. ``in_*`` describe the (first) input
-    tensor (``in_bits`` 0: the float network input); ``in_scales`` has one scale per input.
-    Conv/linear: ``weight`` int8/int16 ``(out, in, kh, kw)``/``(out, in)`` with per-output-channel
-    ``weight_scale`` (BatchNorm folded), ``bias`` int64 at scale ``in_scale * weight_scale``,
-    and per-channel ``multiplier``/``shift`` with ``multiplier * 2**-shift ~= in_scale *
-    weight_scale / out_scale``. Add: ``multiplier`` has one entry per input, one ``shift``.
-    Avgpool: one ``multiplier``/``shift`` for ``1 / (kh * kw)``.
-    """
-
-    name: str
-    op: str
-    inputs: tuple[str, ...]
-    in_shape: tuple[int, ...]
-    out_shape: tuple[int, ...]
-    in_bits: int
-    in_signed: bool
-    in_scales: tuple[float, ...]
-    out_bits: int
-    out_signed: bool
-    out_scale: float
-    relu: bool = False
-    kernel: tuple[int, int] | None = None
-    stride: tuple[int, int] | None = None
-    padding: tuple[int, int] | None = None
-    weight_bits: int | None = None
-    weight: np.ndarray | None = None
-    weight_scale: np.ndarray | None = None
-    bias: np.ndarray | None = None
-    multiplier: np.ndarray | None = None
-    shift: np.ndarray | None = None
-    modules: tuple[str, ...] = ()
-
-    @property
-    def in_scale(self) -> float:
-        return self.in_scales[0] if self.in_scales else 1.0
 
 
 @dataclass
@@ -81,8 +40,8 @@ class IntGraph:
         return self.layers[0]
 
     def compute_layers(self) -> list[IntLayer]:
-        """The conv and linear layers (the ones that hold weights), in order."""
-        return [layer for layer in self.layers if layer.op in ("conv", "linear")]
+        """The layers that hold weights (conv, linear), in order."""
+        return [layer for layer in self.layers if OPS[layer.op].has_weights]
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """``clamp(floor(x / s + 1/2), qmin, qmax)`` in float64, as int64."""
@@ -98,11 +57,15 @@ class IntGraph:
         """Integer output (int64) of the graph on a quantized input batch."""
         return self.run_all(x_int)[self.output]
 
-    def run_all(self, x_int: np.ndarray) -> dict[str, np.ndarray]:
-        """Every layer's integer output on a quantized input batch."""
+    def run_all(self, x_int: np.ndarray,
+                accumulate: Accumulate = numpy_accumulate) -> dict[str, np.ndarray]:
+        """Every layer's integer output on a quantized input batch, each weight layer's
+        accumulator from ``accumulate`` (the numpy reference by default; the bit-serial PIM
+        kernel in :func:`pimsim.simulate.run_pim`)."""
         values: dict[str, np.ndarray] = {self.input.name: np.asarray(x_int, dtype=np.int64)}
         for layer in self.layers[1:]:
-            values[layer.name] = execute.OPS[layer.op](layer, *(values[i] for i in layer.inputs))
+            inputs = [values[i] for i in layer.inputs]
+            values[layer.name] = OPS[layer.op].execute(layer, inputs, accumulate)
         return values
 
     def run(self, x: np.ndarray, batch_size: int = 512) -> np.ndarray:

@@ -15,13 +15,16 @@ import numpy as np
 
 from pimsim.errors import PimsimError
 from pimsim.io import write_atomic, write_text_atomic
-from pimsim.quantize.intgraph import OPS, IntGraph, IntLayer
+from pimsim.quantize.intgraph import IntGraph
+from pimsim.quantize.layer import IntLayer
+from pimsim.quantize.ops import OPS, InputOp
 
 FORMAT, VERSION = "pimsim.intgraph", 1
 ARRAYS = ("weight", "weight_scale", "bias", "multiplier", "shift")
 _SCALARS = ("name", "op", "inputs", "in_shape", "out_shape", "in_bits", "in_signed", "in_scales",
             "out_bits", "out_signed", "out_scale", "relu", "kernel", "stride", "padding",
-            "weight_bits", "modules")
+            "groups", "weight_bits", "modules")
+_OPTIONAL = {"groups": 1}  # keys that files written before them lack: their default
 _INT_ARRAYS = ("weight", "bias", "multiplier", "shift")
 
 
@@ -92,7 +95,7 @@ def load_graph(path: str | Path) -> IntGraph:
     layers: list[IntLayer] = []
     for i, entry in enumerate(doc["layers"]):
         layers.append(_layer(entry, arrays, f"{manifest}: layers[{i}]", {x.name for x in layers}))
-    if layers[0].op != "input" or doc["output"] not in {x.name for x in layers}:
+    if not isinstance(OPS[layers[0].op], InputOp) or doc["output"] not in {x.name for x in layers}:
         raise PimsimError(f"{manifest}: output: no input layer first or no layer "
                           f"{doc['output']!r}")
     return IntGraph(doc["name"], int(doc["bits"]), tuple(doc["input_shape"]), layers,
@@ -102,12 +105,16 @@ def load_graph(path: str | Path) -> IntGraph:
 def _layer(entry: object, arrays: dict[str, np.ndarray], where: str, known: set[str]) -> IntLayer:
     if not isinstance(entry, dict):
         raise PimsimError(f"{where}: must be a mapping")
+    entry = {**_OPTIONAL, **entry}
     missing = [k for k in (*_SCALARS, *ARRAYS) if k not in entry]
     if missing:
         raise PimsimError(f"{where}: missing key {missing[0]!r}")
     where = f"{where} ({entry['name']})"
     if entry["op"] not in OPS:
         raise PimsimError(f"{where}: op: unknown {entry['op']!r}; one of {', '.join(OPS)}")
+    if isinstance(entry["groups"], bool) or not isinstance(entry["groups"], int) \
+            or entry["groups"] < 1:
+        raise PimsimError(f"{where}: groups: must be a positive integer, got {entry['groups']!r}")
     unknown = [i for i in entry["inputs"] if i not in known]
     if unknown:
         raise PimsimError(f"{where}: inputs: {unknown[0]!r} is not an earlier layer")
@@ -128,11 +135,13 @@ def _layer(entry: object, arrays: dict[str, np.ndarray], where: str, known: set[
             raise PimsimError(f"{where}: {k}: must be an integer array, got {value.dtype}")
         fields[k] = value
     layer = IntLayer(**fields)
-    if layer.op in ("conv", "linear"):
+    if OPS[layer.op].has_weights:
         if layer.weight is None or layer.bias is None or layer.multiplier is None \
                 or layer.shift is None:
             raise PimsimError(f"{where}: weight, bias, multiplier and shift are required")
-        expect = (layer.out_shape[0], layer.in_shape[0], *(layer.kernel or ()))
+        if layer.in_shape[0] % layer.groups or layer.out_shape[0] % layer.groups:
+            raise PimsimError(f"{where}: groups: {layer.groups} does not divide the channels")
+        expect = (layer.out_shape[0], layer.in_shape[0] // layer.groups, *(layer.kernel or ()))
         if layer.weight.shape != expect:
             raise PimsimError(f"{where}: weight: shape {layer.weight.shape}, expected {expect}")
     return layer

@@ -2,14 +2,14 @@
 calibration of a ``DynamicNet`` or of a user's own plain model.
 
 The model's forward is traced (``pimsim.quantize.trace``) and re-emitted with an ``ActQuant``
-after every group that defines a new scale (input, conv(+BN)(+ReLU), linear(+ReLU),
-add(+ReLU)); convolution and linear layers switch in place to fake-quantized-weight
-subclasses. In eval mode, ``LayerRound``, ``AddRound`` and ``GridRound`` make each layer output,
-residual addition and average pool take exactly the integer graph's value (same folded bias,
-multiplier, shift and rounding), so the fake-quantized model and the integer executor agree
-bit for bit; in training they pass the float value (straight-through). Quantizers are named
-after the integer graph's layers and keep one range per sub-net, indexed by the shared
-``SubnetState.active``."""
+after every group that defines a new scale (input, conv(+BN)(+ReLU), linear(+ReLU), add(+ReLU)),
+with each op's rewrite (``pimsim.quantize.ops``); convolution and linear layers switch in place
+to fake-quantized-weight subclasses. In eval mode, ``LayerRound``, ``AddRound`` and
+``GridRound`` make each layer output, residual addition and average pool take exactly the
+integer graph's value (same folded bias, multiplier, shift and rounding), so the fake-quantized
+model and the integer executor agree bit for bit; in training they pass the float value
+(straight-through). Quantizers are named after the integer graph's layers and keep one range per
+sub-net, indexed by the shared ``SubnetState.active``."""
 
 from __future__ import annotations
 
@@ -23,15 +23,10 @@ from torch import Tensor, nn
 from pimsim.errors import PimsimError
 from pimsim.network import DynamicNet
 from pimsim.network.ops import SubnetState
-from pimsim.quantize.fake_quant import (
-    ActQuant,
-    AddRound,
-    GridRound,
-    LayerRound,
-    act_scale,
-    make_qat_layer,
-)
-from pimsim.quantize.trace import QUANT_OPS, Group, find_groups, trace
+from pimsim.quantize.fake_quant import ActQuant, act_scale, make_qat_layer
+from pimsim.quantize.layer import Group
+from pimsim.quantize.ops import OPS
+from pimsim.quantize.trace import find_groups, trace
 
 BITS = (8, 16)
 
@@ -63,34 +58,26 @@ class QuantizedBody(nn.Module):
         graph = copy.deepcopy(source)
         nodes = {n.name: n for n in graph.nodes}
         for group in self.groups:
-            for role in ("conv", "linear"):
-                if role in group.modules:
-                    make_qat_layer(modules[group.modules[role]], bits)
+            op = OPS[group.op]
+            mods = {role: modules[target] for role, target in group.modules.items()}
+            if op.has_weights:
+                make_qat_layer(mods[op.name], bits)
+            target = ActQuant(bits, group.signed, n_subnets, state) if op.defines_scale else None
+            sources = tuple(self.quant[self.group(i).scale_from] for i in group.inputs)
             last = nodes[group.name]
-            if group.op in QUANT_OPS:
-                target = ActQuant(bits, group.signed, n_subnets, state)
-            if group.op in ("conv", "linear"):
-                before_relu = nodes[group.nodes[-2 if group.relu else -1]]
-                node = self._insert(graph, before_relu, f"{group.name}__round",
-                                    self._layer_round(group, modules, target))
-                last = last if group.relu else node
-            elif group.op == "add":
-                add = nodes[group.nodes[0]]
-                sources = tuple(self.quant[self.group(i).scale_from] for i in group.inputs)
-                self.quant[f"{group.name}__add"] = AddRound(sources, target)
-                with graph.inserting_after(add):
-                    node = graph.call_module(f"quant.{group.name}__add", add.args)
-                add.replace_all_uses_with(node)
-                graph.erase_node(add)
-                last = last if group.relu else node
-            elif group.op == "avgpool":
-                pool = modules[group.modules["avgpool"]]
-                self.quant[group.name] = GridRound(pool, self.quant[group.scale_from])
-                with graph.inserting_after(last):
-                    node = graph.call_module(f"quant.{group.name}", (last.args[0],))
-                last.replace_all_uses_with(node)
-                graph.erase_node(last)
-            if group.op in QUANT_OPS:
+            rewrite = op.fake_quant(group, mods, sources, target)
+            if rewrite is not None:
+                node = nodes[rewrite.node]
+                if rewrite.replace:
+                    self.quant[rewrite.key] = rewrite.module
+                    with graph.inserting_after(node):
+                        new = graph.call_module(f"quant.{rewrite.key}", node.args[:op.arity])
+                    node.replace_all_uses_with(new)
+                    graph.erase_node(node)
+                else:
+                    new = self._insert(graph, node, rewrite.key, rewrite.module)
+                last = new if node is last else last
+            if op.defines_scale:
                 self._insert(graph, last, group.name, target)
         graph.lint()
         object.__setattr__(self, "_forward", fx.GraphModule(self, graph))
@@ -103,13 +90,6 @@ class QuantizedBody(nn.Module):
             node = graph.call_module(f"quant.{name}", (after,))
         after.replace_all_uses_with(node, delete_user_cb=lambda user: user is not node)
         return node
-
-    def _layer_round(self, group: Group, modules: dict[str, nn.Module],
-                     target: ActQuant) -> LayerRound:
-        source = self.quant[self.group(group.inputs[0]).scale_from]
-        layer = modules[group.modules.get("conv") or group.modules["linear"]]
-        bn = modules[group.modules["bn"]] if "bn" in group.modules else None
-        return LayerRound(layer, bn, source, target)
 
     def forward(self, x: Tensor) -> Tensor:
         return self._forward(x)

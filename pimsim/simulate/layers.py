@@ -1,24 +1,21 @@
 """The mapper's view of a network: its weight layers as :class:`GemmLayer` s.
 
 From an exported integer graph (exact bits and shapes), or, for cost-only work, from a dynamic
-model's per-sub-net channel counts or any plain float model with Conv2d/Linear layers (one
-forward pass of a zero image records the resolutions).
+model's per-sub-net channel counts or any plain float model with Conv2d (any ``groups``) and
+Linear layers (one forward pass of a zero image records the resolutions). Each layer's GEMM
+decomposition is its op's (:meth:`pimsim.quantize.ops.LayerOp.gemm` / ``module_gemm``).
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from pimsim.errors import PimsimError
 from pimsim.mapper import GemmLayer
 from pimsim.network import DynamicNet
 from pimsim.network.counting import resolutions
 from pimsim.network.ops import SlimConv2d, SlimLinear
-from pimsim.quantize import IntGraph
-
-
-def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+from pimsim.quantize import OPS, IntGraph
+from pimsim.quantize.ops import LayerOp, recognise_module
 
 
 def layers_from_graph(graph: IntGraph) -> list[GemmLayer]:
@@ -26,16 +23,9 @@ def layers_from_graph(graph: IntGraph) -> list[GemmLayer]:
     by their convolution/linear module (as in :func:`layers_of_subnets`)."""
     out = []
     for layer in graph.compute_layers():
-        w = layer.weight
-        if layer.op == "conv":
-            kernel, stride, padding = layer.kernel, layer.stride, layer.padding
-            in_hw, out_hw = tuple(layer.in_shape[1:3]), tuple(layer.out_shape[1:3])
-        else:
-            kernel, stride, padding, in_hw, out_hw = (1, 1), (1, 1), (0, 0), (1, 1), (1, 1)
         name = layer.modules[0] if layer.modules else layer.name
-        out.append(GemmLayer(name, layer.op, int(w.shape[1]), int(w.shape[0]), kernel,
-                             stride, padding, in_hw, out_hw, layer.in_bits, layer.weight_bits,
-                             layer.out_bits))
+        out.append(GemmLayer.from_gemm(name, layer.op, OPS[layer.op].gemm(layer), layer.in_bits,
+                                       layer.weight_bits, layer.out_bits))
     return out
 
 
@@ -57,31 +47,31 @@ def layers_of_subnets(model: DynamicNet, input_hw: tuple[int, int],
         layers = []
         for name, m in model.masked_layers().items():
             cin, cout = m.sizes[idx]
-            layers.append(_gemm(name, m, cin, cout, *spatial[name], bits))
+            layers.append(_gemm(name, _weight_op(m), m, cin, cout, *spatial[name], bits))
         family[spec.name] = layers
     return family
 
 
 def layers_from_module(model: nn.Module, input_shape: tuple[int, int, int],
                        bits: int) -> list[GemmLayer]:
-    """Weight layers (every Conv2d with groups = 1, every Linear) of a plain model at ``bits``,
-    named by module name; one forward pass of a zero image records the resolutions."""
-    spatial = resolutions(model, input_shape, (nn.Conv2d, nn.Linear))
+    """Weight layers (every Conv2d, any ``groups``, and every Linear) of a plain model at
+    ``bits``, named by module name; one forward pass of a zero image records the resolutions."""
+    kinds = tuple(t for op in OPS.values() if op.has_weights for t in op.modules)
+    spatial = resolutions(model, input_shape, kinds)
     layers = []
     for name, m in model.named_modules():
-        if isinstance(m, nn.Conv2d | nn.Linear):
-            cin, cout = (m.in_channels, m.out_channels) if isinstance(m, nn.Conv2d) \
-                else (m.in_features, m.out_features)
-            layers.append(_gemm(name, m, cin, cout, *spatial[name], bits))
+        op = _weight_op(m)
+        if op is not None:
+            layers.append(_gemm(name, op, m, *op.module_channels(m), *spatial[name], bits))
     return layers
 
 
-def _gemm(name: str, m: nn.Module, cin: int, cout: int, in_hw: tuple[int, int],
+def _weight_op(m: nn.Module) -> LayerOp | None:
+    op = recognise_module(m)
+    return op if op is not None and op.has_weights else None
+
+
+def _gemm(name: str, op: LayerOp, m: nn.Module, cin: int, cout: int, in_hw: tuple[int, int],
           out_hw: tuple[int, int], bits: int) -> GemmLayer:
-    if isinstance(m, nn.Conv2d):
-        if m.groups != 1:
-            raise PimsimError(f"{name}: grouped convolutions are not supported")
-        return GemmLayer(name, "conv", cin, cout, _pair(m.kernel_size), _pair(m.stride),
-                         _pair(m.padding), in_hw, out_hw, bits, bits, bits)
-    return GemmLayer(name, "linear", cin, cout, (1, 1), (1, 1), (0, 0), (1, 1), (1, 1),
-                     bits, bits, bits)
+    gemm = op.module_gemm(m, cin, cout, in_hw, out_hw, name)
+    return GemmLayer.from_gemm(name, op.name, gemm, bits, bits, bits)

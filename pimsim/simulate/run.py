@@ -22,13 +22,13 @@ import numpy as np
 import pandas as pd
 
 from pimsim import __version__
-from pimsim.device import DeviceParams, gemm_events, load_device_params
+from pimsim.device import DeviceParams, load_device_params
 from pimsim.errors import PimsimError
 from pimsim.mapper import ChipMapping, GemmLayer, load_mapping
 from pimsim.network import DynamicNet, SubnetSpec
 from pimsim.simulate.costs import family_costs
 from pimsim.simulate.layers import layers_from_graph, layers_of_subnets
-from pimsim.simulate.pim_execute import run_pim
+from pimsim.simulate.pim_execute import check_events, run_pim
 
 DEFAULT_WIDTHS = [0.25, 0.5, 0.75, 1.0]
 
@@ -133,22 +133,12 @@ def _checkpoint_family(cfg: SimulateConfig, params: DeviceParams, mapping: ChipM
         if not np.array_equal(out, ref):
             raise RuntimeError(f"{spec.name}: bit-serial PIM output differs from the integer "
                                "executor's (a pimsim bug; please report it)")
-        _check_events(graph, layers, events, n, chip.rows, chip.cols)
+        check_events(graph, layers, events, n, chip.rows, chip.cols)
         family[spec.name] = layers
         accuracy[spec.name] = {"top1_int": float((ref.argmax(1) == labels).mean()),
                                "top1_pim": float((out.argmax(1) == labels).mean()),
                                "images": n}
     return family, accuracy
-
-
-def _check_events(graph, layers: list[GemmLayer], events, images: int, rows: int,
-                  cols: int) -> None:
-    """The kernel's counted events must equal the closed form the cost model uses."""
-    for int_layer, layer in zip(graph.compute_layers(), layers, strict=True):
-        closed = gemm_events(layer.tiling(rows, cols), layer.pixels * images)
-        if events[int_layer.name] != closed:
-            raise RuntimeError(f"{layer.name}: counted events differ from the closed form "
-                               "(a pimsim bug; please report it)")
 
 
 OUTPUTS = ("subnets.csv", "layers.csv", "config.json", "summary.md")
