@@ -18,7 +18,6 @@ bits)``, ``calibrate(fq, batches)``, ``export_quantized(fq, input_shape)``.
 from pimsim.quantize.export import build_int_graph, export_quantized, export_subnet_int
 from pimsim.quantize.intgraph import IntGraph
 from pimsim.quantize.layer import IntLayer
-from pimsim.quantize.manifest import load_graph, save_graph
 from pimsim.quantize.ops import OPS, LayerOp
 from pimsim.quantize.qat import (
     QuantizedBody,
@@ -32,7 +31,6 @@ from pimsim.quantize.trace import find_groups, trace
 
 __all__ = [
     "OPS", "IntGraph", "IntLayer", "LayerOp", "QuantizedBody", "build_int_graph", "calibrate",
-    "export_quantized", "export_subnet_int", "find_groups", "load_graph", "prepare_qat",
-    "quantization_bits", "quantize_model", "quantize_multiplier", "requantize", "save_graph",
-    "trace",
+    "export_quantized", "export_subnet_int", "find_groups", "prepare_qat",
+    "quantization_bits", "quantize_model", "quantize_multiplier", "requantize", "trace",
 ]

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from pimsim.errors import PimsimError
+from pimsim.quantize import manifest
 from pimsim.quantize.execute import Accumulate, numpy_accumulate
 from pimsim.quantize.layer import IntLayer
 from pimsim.quantize.ops import OPS
@@ -77,12 +78,11 @@ class IntGraph:
 
     def save(self, path: str | Path) -> tuple[Path, Path]:
         """Write ``<path>.npz`` and ``<path>.json`` (see ``FORMAT.md``); returns both paths."""
-        from pimsim.quantize.manifest import save_graph
-
-        return save_graph(self, path)
+        header = {key: getattr(self, key) for key in manifest.HEADER}
+        return manifest.write_graph(header, self.layers, path)
 
     @classmethod
     def load(cls, path: str | Path) -> IntGraph:
-        from pimsim.quantize.manifest import load_graph
-
-        return load_graph(path)
+        """Read a graph written by :meth:`save`; one-line errors naming the file and field."""
+        header, layers = manifest.read_graph(path)
+        return cls(layers=layers, **header)

@@ -1,7 +1,9 @@
 """On-disk form of an ``IntGraph``: ``<name>.npz`` (integer arrays) + ``<name>.json`` (manifest).
 
 See ``FORMAT.md`` beside this module for the fields. Both files are written atomically (npz
-first, then the manifest that names it); arrays load with ``allow_pickle=False``.
+first, then the manifest that names it); arrays load with ``allow_pickle=False``. This module
+reads and writes a graph's header (``name``, ``bits``, ``input_shape``, ``output``, ``meta``) and
+its layers; :meth:`pimsim.quantize.IntGraph.save` and ``IntGraph.load`` build on it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import numpy as np
 
 from pimsim.errors import PimsimError
 from pimsim.io import write_atomic, write_text_atomic
-from pimsim.quantize.intgraph import IntGraph
 from pimsim.quantize.layer import IntLayer
 from pimsim.quantize.ops import OPS, InputOp
 
@@ -34,22 +35,26 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".npz"), stem.with_name(stem.name + ".json")
 
 
-def save_graph(graph: IntGraph, path: str | Path) -> tuple[Path, Path]:
-    """Write ``graph`` to ``<path>.npz`` and ``<path>.json``; returns both paths."""
+HEADER = ("name", "bits", "input_shape", "output", "meta")
+
+
+def write_graph(header: dict, layers: list[IntLayer], path: str | Path) -> tuple[Path, Path]:
+    """Write a graph (its ``HEADER`` fields and layers) to ``<path>.npz`` and ``<path>.json``;
+    returns both paths."""
     npz, manifest = _paths(path)
     arrays: dict[str, np.ndarray] = {}
-    layers = []
-    for layer in graph.layers:
+    entries = []
+    for layer in layers:
         entry = {k: getattr(layer, k) for k in _SCALARS}
         for k in ARRAYS:
             value = getattr(layer, k)
             entry[k] = None if value is None else f"{layer.name}.{k}"
             if value is not None:
                 arrays[entry[k]] = value
-        layers.append(entry)
-    doc = {"format": FORMAT, "version": VERSION, "name": graph.name, "bits": graph.bits,
-           "input_shape": list(graph.input_shape), "output": graph.output, "arrays": npz.name,
-           "meta": graph.meta, "layers": layers}
+        entries.append(entry)
+    doc = {"format": FORMAT, "version": VERSION, "name": header["name"], "bits": header["bits"],
+           "input_shape": list(header["input_shape"]), "output": header["output"],
+           "arrays": npz.name, "meta": header["meta"], "layers": entries}
 
     def write_npz(tmp: Path) -> None:
         with open(tmp, "wb") as f:
@@ -68,8 +73,9 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
-def load_graph(path: str | Path) -> IntGraph:
-    """Read a graph written by ``save_graph``; one-line ``PimsimError`` naming file and field."""
+def read_graph(path: str | Path) -> tuple[dict, list[IntLayer]]:
+    """The header and layers of a graph written by :func:`write_graph`; one-line
+    ``PimsimError`` naming file and field."""
     _, manifest = _paths(path)
     try:
         doc = json.loads(manifest.read_text())
@@ -98,8 +104,10 @@ def load_graph(path: str | Path) -> IntGraph:
     if not isinstance(OPS[layers[0].op], InputOp) or doc["output"] not in {x.name for x in layers}:
         raise PimsimError(f"{manifest}: output: no input layer first or no layer "
                           f"{doc['output']!r}")
-    return IntGraph(doc["name"], int(doc["bits"]), tuple(doc["input_shape"]), layers,
-                    doc["output"], dict(doc.get("meta") or {}))
+    header = {"name": doc["name"], "bits": int(doc["bits"]),
+              "input_shape": tuple(doc["input_shape"]), "output": doc["output"],
+              "meta": dict(doc.get("meta") or {})}
+    return header, layers
 
 
 def _layer(entry: object, arrays: dict[str, np.ndarray], where: str, known: set[str]) -> IntLayer:
