@@ -166,6 +166,7 @@ def test_results_do_not_share_scratch_memory():
     assert np.array_equal(second, conv2d_int64(x2, w2, 1, 1))
 
 
+@pytest.mark.slow
 def test_accumulator_stays_in_bounds(tmp_path):
     """Worst cases compiled with numba's bounds checking (a fresh cache): the accumulator's
     carries never index past :func:`accumulator_capacity` levels."""

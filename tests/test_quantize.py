@@ -111,8 +111,12 @@ def _calibrated(arch: str, bits: int, in_channels: int, hw: int,
     return model
 
 
-@pytest.mark.parametrize("arch,bits", [(a, 8) for a in ARCHS] + [("resnet20", 16),
-                                                                   ("resnet18", 16)])
+BIG = ("resnet34", "resnet50", "resnet56")
+
+
+@pytest.mark.parametrize("arch,bits", [
+    pytest.param(a, 8, marks=[pytest.mark.slow] if a in BIG else []) for a in ARCHS
+] + [("resnet20", 16), ("resnet18", 16)])
 def test_every_family_exports_what_the_fake_quantized_model_computes(arch, bits):
     small = arch in ("resnet20", "resnet32", "resnet56")
     channels, hw, widths = (1, 8, (0.5, 0.25)) if small else (3, 16, (0.25, 0.125))

@@ -41,6 +41,7 @@ def test_pim_accuracy_equals_integer_executor_and_reports_are_complete(checkpoin
     assert "w0.5" in (out / "summary.md").read_text()
 
 
+@pytest.mark.slow
 def test_simulation_is_deterministic(checkpoint, tmp_path):
     cfg = SimulateConfig(checkpoint=str(checkpoint), bits=16, limit=20, subnets=["w0.5"])
     a = write_simulation(simulate(cfg), tmp_path / "a")
