@@ -1,5 +1,5 @@
 import sys
 
-from pimsim.cli import main
+from pimsim.commands import main
 
 sys.exit(main())

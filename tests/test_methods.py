@@ -1,6 +1,7 @@
 """The five sub-net generation methods, resume, cost accounting, BN re-calibration, AST."""
 
 import json
+from dataclasses import FrozenInstanceError, replace
 
 import pandas as pd
 import pytest
@@ -13,6 +14,7 @@ from pimsim.network import DynamicNet, MacModel, SubnetSpec, save_specs
 from pimsim.train import TrainConfig, recalibrate_bn, run_training
 from pimsim.train.ast import ASTPolicy, correct_gradient, magnitude_mask
 from pimsim.train.budgets import prune_to_budget, uniform_spec_for_budget
+from pimsim.train.config import AstOptions, JointOptions, MultiPathOptions, SinglePathOptions
 from pimsim.train.engine import StopTraining
 from pimsim.train.methods import SinglePathPolicy
 from tests.conftest import exit_code
@@ -113,9 +115,33 @@ def test_resume_refuses_a_changed_config(tmp_path):
     cfg = TrainConfig(widths=[0.5, 1.0], epochs=2, batch_size=256)
     with pytest.raises(StopTraining):
         run_training(cfg, tmp_path, quiet=True, stop_after_epochs=1)
-    cfg.lr = 0.2
+    cfg = replace(cfg, lr=0.2)
     with pytest.raises(PimsimError, match="config: lr: the run was started with 0.05, not 0.2"):
         run_training(cfg, tmp_path, quiet=True, resume=True)
+
+
+def test_resolved_config_fills_each_methods_defaults_and_is_frozen():
+    single = TrainConfig(method="single-path", epochs=7, fix_epochs=[1, 2]).resolved()
+    assert single.options == SinglePathOptions(subnets_per_step=2, fix_epochs=(1, 2),
+                                               cost_budget=1.3)
+    assert TrainConfig(method="single-path", cost_budget=0).resolved().options.cost_budget == 0
+    multi = TrainConfig(method="multi-path", epochs=7).resolved()
+    assert multi.options == MultiPathOptions(subnets_per_step=4, sparse_epochs=2,
+                                             sparsity_weight=1e-4)
+    assert TrainConfig(subnets_per_step=3).resolved().options == JointOptions(3)
+    assert TrainConfig(method="ast", mask_update_until=0.25).resolved().options == \
+        AstOptions(0.25)
+    assert TrainConfig(method="individual").resolved().options is None
+    # the stored form is one flat mapping of plain values, the method's options beside the rest
+    flat = single.to_dict()
+    assert flat["fix_epochs"] == [1, 2] and flat["cost_budget"] == 1.3 and flat["epochs"] == 7
+    assert "sparse_epochs" not in flat and "options" not in flat
+    with pytest.raises(TypeError, match="not MultiPathOptions"):
+        single.method_options(MultiPathOptions)
+    with pytest.raises(FrozenInstanceError):
+        single.lr = 1.0
+    with pytest.raises(PimsimError, match="--fix-epochs: invalid value"):
+        TrainConfig(method="single-path", epochs=2, fix_epochs=[5]).resolved()
 
 
 def test_ast_correction_fires_on_conflict_only():

@@ -283,7 +283,7 @@ def test_quantize_command_exports_every_subnet(tmp_path, capsys):
 
     import pandas as pd
 
-    from pimsim.quantize.commands import register
+    from pimsim.commands.quantize import register
     from pimsim.train import save_checkpoint
 
     torch.manual_seed(0)

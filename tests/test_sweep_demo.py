@@ -1,5 +1,6 @@
 """Sweeps (resume, no duplicates, bad axes), the demo, latency and run-time switching."""
 
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -12,7 +13,8 @@ from pimsim.reports import sweep as sweep_module
 from pimsim.reports.demo import run_demo
 from pimsim.reports.latency import measure_latency
 from pimsim.reports.runner import DynamicRunner
-from pimsim.reports.sweep import SweepConfig, parse_axis, run_sweep
+from pimsim.reports.sweep import SweepConfig, run_sweep
+from pimsim.simulate.hardware import parse_axis
 from tests.conftest import exit_code
 
 AXES = {"chip.rows": [128, 256], "mtj.tmr_ratio": [0.9, 1.5]}
@@ -56,8 +58,7 @@ def test_parallel_sweep_equals_serial(tmp_path):
 
 
 def test_sweep_axes_change_costs_and_infeasible_points_are_kept(tmp_path):
-    cfg = _cfg()
-    cfg.axes = {"chip.subarrays_per_mat": [1, 32]}  # 128 or 4,096 sub-arrays
+    cfg = replace(_cfg(), axes={"chip.subarrays_per_mat": [1, 32]})  # 128 or 4,096 sub-arrays
     table = run_sweep(cfg, tmp_path, quiet=True)
     bad = table.infeasible.astype(str).str.contains("the chip has 128")
     assert bad.any() and (table[bad]["chip.subarrays_per_mat"] == 1).all()

@@ -7,8 +7,7 @@ through quantizers, scale rules, BN folding), ``trace`` (torch.fx -> layer group
 recognition, shape, export, fake-quant rewrite, integer execution, MACs and GEMMs), ``layer``
 (the ``Group`` and ``IntLayer`` records), ``export`` (-> ``IntGraph``), ``intgraph`` and
 ``execute`` (the graph, its one walk and the numpy int64 accumulator), ``manifest`` (``.npz`` +
-``.json``, see ``FORMAT.md``), ``evaluate`` (float vs fake-quant vs integer), ``commands``
-(CLI).
+``.json``, see ``FORMAT.md``), ``evaluate`` (float vs fake-quant vs integer).
 
 Our sub-nets: ``prepare_qat(model, bits)``, train (or ``calibrate`` each sub-net), then
 ``export_subnet_int(model, subnet, input_hw)``. A user's model: ``fq = quantize_model(model,

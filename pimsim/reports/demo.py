@@ -23,7 +23,7 @@ from pimsim.reports.sweep import SweepConfig, run_sweep
 from pimsim.simulate import SimulateConfig, simulate, write_simulation
 from pimsim.train import TrainConfig, load_checkpoint, run_training
 
-DEVICES = ["sot_mram_45nm", "stt_mram_45nm", "sram_45nm"]
+DEVICES = ("sot_mram_45nm", "stt_mram_45nm", "sram_45nm")
 
 
 def run_demo(out_dir: str | Path = "reports/demo", epochs: int = 15, limit: int | None = None,
@@ -35,7 +35,7 @@ def run_demo(out_dir: str | Path = "reports/demo", epochs: int = 15, limit: int 
     checkpoint = str(out / "train" / "model.pt")
     sim = simulate(SimulateConfig(checkpoint=checkpoint, limit=limit))
     write_simulation(sim, out)
-    sweep = run_sweep(SweepConfig(checkpoint=checkpoint, bits=[8, 16], devices=DEVICES,
+    sweep = run_sweep(SweepConfig(checkpoint=checkpoint, bits=(8, 16), devices=DEVICES,
                                   limit=limit), out, quiet=quiet)
     model, meta = load_checkpoint(checkpoint)
     latency = measure_latency(model, tuple(meta["input_hw"]), "cpu", batch=1, repeats=20)

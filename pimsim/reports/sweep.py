@@ -15,112 +15,94 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from dataclasses import asdict, dataclass
 from itertools import product
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from tqdm import tqdm
 
-from pimsim.device import load_device_params, with_overrides
 from pimsim.errors import PimsimError
 from pimsim.io import write_atomic, write_text_atomic
-from pimsim.mapper import GemmLayer, load_mapping, mapping_with_overrides
-from pimsim.simulate.costs import family_costs
+from pimsim.mapper import GemmLayer
+from pimsim.simulate import cost_only_family, family_costs, resolve_hardware
+from pimsim.simulate.hardware import Overrides, check_each
 
-MAPPING_GROUPS = ("chip", "policy")
+Axes = tuple[tuple[str, tuple[Any, ...]], ...]
+Point = tuple[int, str, Overrides]
 
 
-@dataclass
+@dataclass(frozen=True)
 class SweepConfig:
-    """Options of ``pimsim sweep`` (``axes``: ``{"chip.rows": [128, 256]}``)."""
+    """Options of ``pimsim sweep``; ``axes``: ``{"chip.rows": [128, 256]}`` or pairs (kept
+    sorted by key). Lists become tuples."""
 
     checkpoint: str | None = None
     cost_only: bool = False
     model: str | None = None
     input_size: int = 224
+    in_channels: int = 3
     num_classes: int = 1000
-    widths: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
-    bits: list[int] = field(default_factory=lambda: [8])
-    devices: list[str] = field(default_factory=lambda: ["sot_mram_45nm"])
+    widths: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
+    bits: tuple[int, ...] = (8,)
+    devices: tuple[str, ...] = ("sot_mram_45nm",)
     mapping: str = "default"
-    axes: dict[str, list[Any]] = field(default_factory=dict)
+    axes: Axes = ()
     limit: int | None = None
     data_dir: str | None = None
     calib_batches: int = 4
     jobs: int = 1
 
+    def __post_init__(self) -> None:
+        for name in ("widths", "bits", "devices"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        axes: Mapping[str, Iterable[Any]] | Iterable[tuple[str, Iterable[Any]]] = self.axes
+        pairs = axes.items() if isinstance(axes, Mapping) else axes
+        object.__setattr__(self, "axes", tuple(sorted((k, tuple(v)) for k, v in pairs)))
 
-def parse_axis(text: str) -> tuple[str, list[Any]]:
-    """``"chip.rows=128,256"`` -> ``("chip.rows", [128, 256])`` (values read as YAML scalars)."""
-    key, sep, values = text.partition("=")
-    if not sep or "." not in key or not values:
-        raise PimsimError(f"--set: {text!r}: expected GROUP.KEY=V1,V2,...")
-    parsed = [yaml.safe_load(v) for v in values.split(",")]
-    if any(v is None or isinstance(v, list | dict) for v in parsed):
-        raise PimsimError(f"--set: {text!r}: every value must be a number, true/false or a word")
-    return key.strip(), parsed
+    def validate(self) -> None:
+        """Check the options and every axis value alone against the base files (one-line
+        errors, nothing run)."""
+        for b in self.bits:
+            if b not in (8, 16):
+                raise PimsimError(f"--bits: {b} is not 8 or 16")
+        if not self.bits or not self.devices:
+            raise PimsimError("--bits/--device-params: give at least one value")
+        if self.jobs < 1:
+            raise PimsimError(f"--jobs: must be >= 1, got {self.jobs}")
+        for key, values in self.axes:
+            if not values:
+                raise PimsimError(f"--set: {key}: no values")
+        for device in self.devices:
+            check_each(device, self.mapping, dict(self.axes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as ``sweep.json`` stores them (lists, axes as a mapping)."""
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return data | {"axes": {k: list(v) for k, v in self.axes}}
 
 
-def _split(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    mapping = {k: v for k, v in overrides.items() if k.split(".")[0] in MAPPING_GROUPS}
-    device = {k: v for k, v in overrides.items() if k not in mapping}
-    return mapping, device
-
-
-@lru_cache(maxsize=256)
-def _resolved(device: str, mapping: str, overrides: tuple[tuple[str, Any], ...]):
-    m_over, d_over = _split(dict(overrides))
-    params = load_device_params(device)
-    chip = load_mapping(mapping)
-    return (with_overrides(params, d_over) if d_over else params,
-            mapping_with_overrides(chip, m_over) if m_over else chip)
-
-
-def points(cfg: SweepConfig) -> list[tuple[int, str, tuple[tuple[str, Any], ...]]]:
+def points(cfg: SweepConfig) -> list[Point]:
     """Every (bits, device, overrides) point, in a fixed order."""
-    keys = sorted(cfg.axes)
+    keys = [k for k, _ in cfg.axes]
     combos = [tuple(zip(keys, values, strict=True))
-              for values in product(*(cfg.axes[k] for k in keys))]
+              for values in product(*(v for _, v in cfg.axes))]
     return [(b, d, c) for b in cfg.bits for d in cfg.devices for c in combos]
 
 
-def point_key(point: tuple[int, str, tuple]) -> str:
+def point_key(point: Point) -> str:
     """A stable file name for a point."""
     text = json.dumps([point[0], point[1], list(point[2])], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def validate(cfg: SweepConfig) -> None:
-    """Check every axis value alone against the base files (one-line errors, nothing run)."""
-    for b in cfg.bits:
-        if b not in (8, 16):
-            raise PimsimError(f"--bits: {b} is not 8 or 16")
-    if not cfg.bits or not cfg.devices:
-        raise PimsimError("--bits/--device-params: give at least one value")
-    if cfg.jobs < 1:
-        raise PimsimError(f"--jobs: must be >= 1, got {cfg.jobs}")
-    for device in cfg.devices:
-        _resolved(device, cfg.mapping, ())
-        for key, values in cfg.axes.items():
-            if not values:
-                raise PimsimError(f"--set: {key}: no values")
-            for v in values:
-                try:
-                    _resolved(device, cfg.mapping, ((key, v),))
-                except PimsimError as exc:
-                    raise PimsimError(f"--set {key}={v}: {exc}") from None
-
-
 def _evaluate(point, family: dict[str, list[GemmLayer]], mapping: str,
               accuracy: dict[str, float] | None) -> pd.DataFrame:
     bits, device, overrides = point
-    params, chip = _resolved(device, mapping, overrides)
+    params, chip = resolve_hardware(device, mapping, overrides)
     try:
         table, _ = family_costs(family, params, chip)
         table.insert(5, "infeasible", "")
@@ -137,16 +119,11 @@ def _evaluate(point, family: dict[str, list[GemmLayer]], mapping: str,
 
 def _families(cfg: SweepConfig) -> tuple[dict[int, dict], dict[int, dict[str, float]] | None]:
     """Per bits: the family's weight layers, and (with a checkpoint) top-1 per sub-net."""
-    from pimsim.network import DynamicNet, SubnetSpec
-    from pimsim.simulate.layers import layers_of_subnets
-
     if cfg.cost_only:
         if cfg.model is None:
             raise PimsimError("--model: required with --cost-only")
-        specs = [SubnetSpec.uniform(w) for w in sorted(set(cfg.widths), reverse=True)]
-        model = DynamicNet(cfg.model, cfg.num_classes, 3, specs)
-        hw = (cfg.input_size, cfg.input_size)
-        return {b: layers_of_subnets(model, hw, b) for b in cfg.bits}, None
+        return {b: cost_only_family(cfg.model, cfg.widths, cfg.input_size, cfg.in_channels,
+                                    cfg.num_classes, b) for b in cfg.bits}, None
     if cfg.checkpoint is None:
         raise PimsimError("--checkpoint: required unless --cost-only")
     from pimsim.simulate.quantized import quantized_family
@@ -160,9 +137,9 @@ def _families(cfg: SweepConfig) -> tuple[dict[int, dict], dict[int, dict[str, fl
 
 def run_sweep(cfg: SweepConfig, out_dir: str | Path, quiet: bool = False) -> pd.DataFrame:
     """Evaluate every point not done yet in ``out_dir``; returns the whole ``sweep.csv``."""
-    validate(cfg)
+    cfg.validate()
     out = Path(out_dir)
-    stamp = json.dumps(asdict(cfg) | {"jobs": None}, sort_keys=True)
+    stamp = json.dumps(cfg.to_dict() | {"jobs": None}, sort_keys=True)
     saved = out / "sweep.json"
     if saved.exists() and saved.read_text() != stamp:
         raise PimsimError(f"--out: {out} holds a sweep with other settings; choose another "

@@ -11,34 +11,44 @@ written complete or not at all.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pimsim import __version__
-from pimsim.device import DeviceParams, load_device_params
+from pimsim.device import DeviceParams
 from pimsim.errors import PimsimError
-from pimsim.mapper import ChipMapping, GemmLayer, load_mapping
+from pimsim.mapper import ChipMapping, GemmLayer
 from pimsim.network import DynamicNet, SubnetSpec
 from pimsim.simulate.costs import family_costs
+from pimsim.simulate.hardware import (
+    Overrides,
+    as_overrides,
+    check_each,
+    file_sha256,
+    hardware_record,
+    resolve_hardware,
+)
 from pimsim.simulate.layers import layers_from_graph, layers_of_subnets
 from pimsim.simulate.pim_execute import check_events, run_pim
 
-DEFAULT_WIDTHS = [0.25, 0.5, 0.75, 1.0]
+DEFAULT_WIDTHS = (0.25, 0.5, 0.75, 1.0)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SimulateConfig:
-    """Options of ``pimsim simulate`` (same names)."""
+    """Options of ``pimsim simulate`` (same names); ``overrides``: ``{"chip.rows": 128}`` or
+    pairs, applied to the device and mapping files (``--set``). Lists become tuples."""
 
     checkpoint: str | None = None
-    subnets: list[str] | None = None
+    subnets: tuple[str, ...] | None = None
     bits: int | None = None
     device_params: str = "sot_mram_45nm"
     mapping: str = "default"
@@ -50,7 +60,40 @@ class SimulateConfig:
     input_size: int = 224
     in_channels: int = 3
     num_classes: int = 1000
-    widths: list[float] = field(default_factory=lambda: list(DEFAULT_WIDTHS))
+    widths: tuple[float, ...] = DEFAULT_WIDTHS
+    overrides: Overrides = ()
+
+    def __post_init__(self) -> None:
+        if self.subnets is not None:
+            object.__setattr__(self, "subnets", tuple(self.subnets))
+        object.__setattr__(self, "widths", tuple(self.widths))
+        object.__setattr__(self, "overrides", as_overrides(self.overrides))
+
+    def validate(self) -> None:
+        if self.bits not in (None, 8, 16):
+            raise PimsimError(f"--bits: {self.bits} is not 8 or 16")
+        if self.cost_only and self.model is None:
+            raise PimsimError("--model: required with --cost-only")
+        if not self.cost_only and self.checkpoint is None:
+            raise PimsimError("--checkpoint: required unless --cost-only")
+        for w in self.widths:
+            if not 0 < w <= 1:
+                raise PimsimError(f"--widths: {w:g} is outside (0, 1]")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as ``config.json`` stores them (lists, overrides as a mapping)."""
+        data = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()} | {
+            "overrides": dict(self.overrides)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SimulateConfig:
+        """Inverse of :meth:`to_dict` (e.g. ``config.json``'s ``options``)."""
+        known = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise PimsimError(f"options: {key}: unknown key")
+        return cls(**data)
 
 
 @dataclass
@@ -62,55 +105,47 @@ class Simulation:
     config: dict
 
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _file_info(path: str) -> dict[str, str]:
-    """Path and SHA-256 of an input file (preset paths are relative to the project root)."""
-    file = Path(path) if Path(path).is_file() else REPO_ROOT / path
-    return {"path": str(path), "sha256": hashlib.sha256(file.read_bytes()).hexdigest()}
-
-
-def simulate(cfg: SimulateConfig, params: DeviceParams | None = None,
-             mapping: ChipMapping | None = None) -> Simulation:
-    """Run ``cfg`` (``params``/``mapping`` override the files named in it)."""
-    params = params or load_device_params(cfg.device_params)
-    mapping = mapping or load_mapping(cfg.mapping)
+def simulate(cfg: SimulateConfig) -> Simulation:
+    """Run ``cfg``; ``config`` of the result records everything needed to repeat it."""
+    cfg.validate()
+    check_each(cfg.device_params, cfg.mapping, {k: [v] for k, v in cfg.overrides})
+    params, mapping = resolve_hardware(cfg.device_params, cfg.mapping, cfg.overrides)
     if cfg.cost_only:
-        family, accuracy = _cost_only_family(cfg), {}
+        family = cost_only_family(cfg.model, cfg.widths, cfg.input_size, cfg.in_channels,
+                                  cfg.num_classes, cfg.bits or 8, cfg.subnets)
+        accuracy: dict = {}
     else:
-        if cfg.checkpoint is None:
-            raise PimsimError("--checkpoint: required unless --cost-only")
         family, accuracy = _checkpoint_family(cfg, params, mapping)
     subnets, layers = family_costs(family, params, mapping)
     if accuracy:
         for key in ("top1_int", "top1_pim", "images"):
             subnets[key] = subnets.subnet.map(lambda n, k=key: accuracy[n][k])
-    config = {"pimsim_version": __version__, "options": asdict(cfg),
-              "device_params": {"name": params.name, "path": params.path},
-              "mapping": {"name": mapping.name, "path": mapping.path},
+    config = {"pimsim_version": __version__, "options": cfg.to_dict(),
+              **hardware_record(cfg.device_params, cfg.mapping, cfg.overrides),
               "subnets": {n: [asdict(layer) for layer in ls] for n, ls in family.items()}}
-    for key, path in (("device_params", params.path), ("mapping", mapping.path)):
-        if "(override)" not in path:
-            config[key]["sha256"] = _file_info(path)["sha256"]
     if cfg.checkpoint:
-        config["checkpoint"] = _file_info(cfg.checkpoint)
+        config["checkpoint"] = {"path": str(cfg.checkpoint),
+                                "sha256": file_sha256(cfg.checkpoint)}
     return Simulation(subnets, layers, config)
 
 
-def _select(model: DynamicNet, names: list[str] | None) -> list[SubnetSpec]:
+def _select(model: DynamicNet, names: Iterable[str] | None) -> list[SubnetSpec]:
+    names = list(names or [])
     if not names or names == ["all"]:
         return model.subnets
     return [model.subnets[model.index_of(n)] for n in names]
 
 
-def _cost_only_family(cfg: SimulateConfig) -> dict[str, list[GemmLayer]]:
-    if cfg.model is None:
-        raise PimsimError("--model: required with --cost-only")
-    specs = [SubnetSpec.uniform(w) for w in sorted(set(cfg.widths), reverse=True)]
-    model = DynamicNet(cfg.model, cfg.num_classes, cfg.in_channels, specs)
-    family = layers_of_subnets(model, (cfg.input_size, cfg.input_size), cfg.bits or 8)
-    keep = {s.name for s in _select(model, cfg.subnets)}
+def cost_only_family(arch: str, widths: Iterable[float], input_size: int, in_channels: int,
+                     num_classes: int, bits: int, subnets: Iterable[str] | None = None
+                     ) -> dict[str, list[GemmLayer]]:
+    """The weight layers of an untrained ``arch`` family of uniform ``widths`` at
+    ``input_size`` (no weights, no accuracy: for cost-only runs); ``subnets``: names to keep
+    (default all)."""
+    specs = [SubnetSpec.uniform(w) for w in sorted(set(widths), reverse=True)]
+    model = DynamicNet(arch, num_classes, in_channels, specs)
+    family = layers_of_subnets(model, (input_size, input_size), bits)
+    keep = {s.name for s in _select(model, subnets)}
     return {n: ls for n, ls in family.items() if n in keep}
 
 

@@ -1,21 +1,26 @@
-"""``TrainConfig``: everything a training run depends on, validated before anything is written."""
+"""Training configuration: ``TrainConfig`` (the options as given, validated before anything is
+written) and ``RunConfig`` (resolved: defaults that depend on other fields filled in, one
+frozen options record per method), which the engine and the methods read."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any, TypeVar
 
 from pimsim.errors import PimsimError
 from pimsim.network import ARCHS, SubnetSpec, load_specs
 
 METHOD_NAMES = ("individual", "uniform", "multi-path", "single-path", "ast")
-DEFAULT_TARGETS = [0.25, 0.5, 0.75, 1.0]
+DEFAULT_TARGETS = (0.25, 0.5, 0.75, 1.0)
 # Single-path: training MACs at most this times those of training the full model alone.
 DEFAULT_COST_BUDGET = 1.3
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """Options of ``pimsim train`` (same names, ``-`` for ``_``).
+    """Options of ``pimsim train`` (same names, ``-`` for ``_``); ``None``: the default, which
+    may depend on the method (see :meth:`resolved`). Lists become tuples.
 
     ``input_size`` and ``num_classes`` shape the ``synthetic`` data set only.
     Targets: ``budgets`` are fractions of the full model's MACs (for ``ast``: weight
@@ -30,8 +35,8 @@ class TrainConfig:
     data_dir: str | None = None
     input_size: int = 224
     num_classes: int = 1000
-    budgets: list[float] | None = None
-    widths: list[float] | None = None
+    budgets: tuple[float, ...] | None = None
+    widths: tuple[float, ...] | None = None
     specs_file: str | None = None
     epochs: int = 15
     batch_size: int = 64
@@ -43,12 +48,17 @@ class TrainConfig:
     subnets_per_step: int | None = None
     sparse_epochs: int | None = None
     sparsity_weight: float = 1e-4
-    fix_epochs: list[int] | None = None
+    fix_epochs: tuple[int, ...] | None = None
     cost_budget: float | None = None
     mask_update_until: float = 0.5
     bits: int | None = None
     seed: int = 0
     device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name in ("budgets", "widths", "fix_epochs"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, tuple(getattr(self, name)))
 
     def validate(self) -> None:
         if self.method not in METHOD_NAMES:
@@ -99,13 +109,98 @@ class TrainConfig:
             return [SubnetSpec.uniform(w) for w in DEFAULT_TARGETS]
         return list(self.budgets or DEFAULT_TARGETS)
 
-    def resolved(self) -> dict:
-        """The config as stored in the run state, with defaults that depend on others filled."""
+    def resolved(self) -> RunConfig:
+        """Validated, with defaults that depend on other fields filled in."""
+        self.validate()
+        common = {f.name: getattr(self, f.name) for f in fields(RunConfig) if f.name != "options"}
+        return RunConfig(**common, options=METHOD_OPTIONS[self.method](self))
+
+
+@dataclass(frozen=True)
+class JointOptions:
+    """``uniform``: sub-nets per step of the sandwich rule."""
+
+    subnets_per_step: int
+
+
+@dataclass(frozen=True)
+class MultiPathOptions:
+    """``multi-path``: epochs and L1 weight of each sparsity retrain; sub-nets per step of the
+    joint phase."""
+
+    subnets_per_step: int
+    sparse_epochs: int
+    sparsity_weight: float
+
+
+@dataclass(frozen=True)
+class SinglePathOptions:
+    """``single-path``: the full model and up to ``subnets_per_step - 1`` smaller sub-nets per
+    step, within ``cost_budget`` (0: no limit); ``fix_epochs`` (``None``: spread evenly)."""
+
+    subnets_per_step: int
+    fix_epochs: tuple[int, ...] | None
+    cost_budget: float
+
+
+@dataclass(frozen=True)
+class AstOptions:
+    """``ast``: fraction of the epochs during which masks follow the weights' magnitudes."""
+
+    mask_update_until: float
+
+
+MethodOptions = JointOptions | MultiPathOptions | SinglePathOptions | AstOptions | None
+
+METHOD_OPTIONS: dict[str, Callable[[TrainConfig], MethodOptions]] = {
+    "individual": lambda c: None,
+    "uniform": lambda c: JointOptions(c.subnets_per_step or 4),
+    "multi-path": lambda c: MultiPathOptions(c.subnets_per_step or 4,
+                                             c.sparse_epochs or max(1, c.epochs // 3),
+                                             c.sparsity_weight),
+    "single-path": lambda c: SinglePathOptions(
+        c.subnets_per_step or 2, c.fix_epochs,
+        DEFAULT_COST_BUDGET if c.cost_budget is None else c.cost_budget),
+    "ast": lambda c: AstOptions(c.mask_update_until),
+}
+
+Options = TypeVar("Options", JointOptions, MultiPathOptions, SinglePathOptions, AstOptions)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A resolved training configuration: what the engine and the methods read, and (as
+    :meth:`to_dict`) what the run state and checkpoints store."""
+
+    method: str
+    arch: str
+    dataset: str
+    data_dir: str | None
+    input_size: int
+    num_classes: int
+    budgets: tuple[float, ...] | None
+    widths: tuple[float, ...] | None
+    specs_file: str | None
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    weight_decay: float
+    kd_weight: float
+    kd_temperature: float
+    bits: int | None
+    seed: int
+    device: str
+    options: MethodOptions
+
+    def method_options(self, kind: type[Options]) -> Options:
+        """The method's options, which must be of ``kind``."""
+        if not isinstance(self.options, kind):
+            raise TypeError(f"{self.method}: options are {self.options!r}, not {kind.__name__}")
+        return self.options
+
+    def to_dict(self) -> dict[str, Any]:
+        """One flat mapping (the method's options beside the common fields; lists)."""
         data = asdict(self)
-        if data["subnets_per_step"] is None:
-            data["subnets_per_step"] = 2 if self.method == "single-path" else 4
-        if data["cost_budget"] is None and self.method == "single-path":
-            data["cost_budget"] = DEFAULT_COST_BUDGET
-        if data["sparse_epochs"] is None:
-            data["sparse_epochs"] = max(1, self.epochs // 3)
-        return data
+        data |= data.pop("options") or {}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}

@@ -31,6 +31,7 @@ from pimsim.data import Dataset
 from pimsim.errors import PimsimError
 from pimsim.io import write_atomic
 from pimsim.network import DynamicNet, MacModel, SubnetSpec
+from pimsim.train.config import RunConfig
 from pimsim.train.distributed import DistContext
 from pimsim.train.evaluate import top1
 from pimsim.train.losses import subnet_loss
@@ -134,7 +135,7 @@ class CostMeter:
 class Run:
     """One training run in ``out_dir`` (rank 0 writes; ``out_dir=None`` writes nothing)."""
 
-    def __init__(self, config: dict[str, Any], data: Dataset, out_dir: Path | None,
+    def __init__(self, config: RunConfig, data: Dataset, out_dir: Path | None,
                  resume: bool = False, quiet: bool = False, dist: DistContext | None = None,
                  stop_after_epochs: int | None = None) -> None:
         self.config, self.data, self.out_dir = config, data, out_dir
@@ -151,8 +152,9 @@ class Run:
     # -- persistence ------------------------------------------------------------------------
     def _load(self, path: Path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        if state.get("config") != self.config:
-            old, new = state.get("config", {}), self.config
+        new = self.config.to_dict()
+        if state.get("config") != new:
+            old = state.get("config", {})
             diff = next((k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)), "?")
             raise PimsimError(f"{path}: config: {diff}: the run was started with "
                               f"{old.get(diff)!r}, not {new.get(diff)!r}; use another --out")
@@ -164,7 +166,7 @@ class Run:
     def _save(self) -> None:
         if self.out_dir is None or not self.dist.is_main:
             return
-        state = {"config": self.config, "cost": self.cost.to_dict(), "log": self.log,
+        state = {"config": self.config.to_dict(), "cost": self.cost.to_dict(), "log": self.log,
                  "done": self.done, "current": self.current}
         write_atomic(self.out_dir / STATE_FILE, lambda p: torch.save(state, p))
 
@@ -182,9 +184,9 @@ class Run:
             restore(model, self.done[name]["model"])
             policy.load_state_dict(self.done[name]["policy"])
             return
-        device = cfg["device"]
+        device = cfg.device
         model.to(device)
-        gen = torch.Generator().manual_seed(cfg["seed"] + zlib.crc32(name.encode()))
+        gen = torch.Generator().manual_seed(cfg.seed + zlib.crc32(name.encode()))
         opt = _optimizer(model, cfg)
         start_epoch, step = 0, 0
         if self.current is not None and self.current["phase"] == name:
@@ -196,7 +198,7 @@ class Run:
             torch.set_rng_state(cur["torch_rng"])
             policy.load_state_dict(cur["policy"])
             start_epoch, step = cur["epochs_done"], cur["step"]
-        batches_per_epoch = -(-len(self.data.train_y) // cfg["batch_size"])
+        batches_per_epoch = -(-len(self.data.train_y) // cfg.batch_size)
         total_steps = epochs * batches_per_epoch
         show = not self.quiet and self.dist.is_main
         for epoch in tqdm(range(start_epoch, epochs), desc=name, disable=not show,
@@ -207,19 +209,19 @@ class Run:
                 model.to(device)                     # momentum restarts from zero
                 opt = _optimizer(model, cfg)
             losses: dict[str, list[float]] = defaultdict(list)
-            for x, y in tqdm(self.data.train_batches(cfg["batch_size"], gen), leave=False,
+            for x, y in tqdm(self.data.train_batches(cfg.batch_size, gen), leave=False,
                              total=batches_per_epoch, desc=f"epoch {epoch + 1}",
                              disable=not show):
                 batch = len(y)  # before sharding: every rank then draws the same sub-nets
                 x, y = self.dist.shard(x).to(device), self.dist.shard(y).to(device)
                 for group in opt.param_groups:
-                    group["lr"] = cfg["lr"] * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+                    group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
                 opt.zero_grad(set_to_none=True)
                 teacher = None
                 for spec in policy.step_subnets(model, step, gen, batch):
                     model.set_subnet(spec)
                     out = model(x)
-                    loss = subnet_loss(out, y, teacher, cfg["kd_weight"], cfg["kd_temperature"])
+                    loss = subnet_loss(out, y, teacher, cfg.kd_weight, cfg.kd_temperature)
                     reg = policy.regularizer(model)
                     (loss if reg is None else loss + reg).backward()
                     policy.after_backward(model, spec)
@@ -252,14 +254,14 @@ class Run:
         wall = sum(v["wall_s"] for v in self.cost.phases.values())
         for spec in model.subnets:
             model.set_subnet(spec)
-            acc = top1(model, self.data, device=self.config["device"])
+            acc = top1(model, self.data, device=self.config.device)
             seen = losses.get(spec.name, [])
             self.log.append({"phase": phase, "epoch": epoch, "subnet": spec.name,
                              "train_loss": sum(seen) / len(seen) if seen else float("nan"),
                              "test_top1": acc, "wall_s": wall})
 
 
-def _optimizer(model: nn.Module, cfg: dict[str, Any]) -> torch.optim.Optimizer:
+def _optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
     """SGD with Nesterov momentum over all parameters."""
-    return torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
-                           weight_decay=cfg["weight_decay"], nesterov=True)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                           weight_decay=cfg.weight_decay, nesterov=True)

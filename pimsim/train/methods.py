@@ -25,6 +25,13 @@ from pimsim.network.ops import SlimConv2d, SlimLinear, SwitchableBatchNorm2d
 from pimsim.train.ast import ASTPolicy
 from pimsim.train.bn_calibration import copy_bn_from
 from pimsim.train.budgets import budget_name, prune_to_budget
+from pimsim.train.config import (
+    AstOptions,
+    JointOptions,
+    MultiPathOptions,
+    RunConfig,
+    SinglePathOptions,
+)
 from pimsim.train.engine import Policy, Run
 
 Target = float | SubnetSpec
@@ -82,15 +89,15 @@ def bn_scale_importance(model: DynamicNet, subnet: int = 0) -> list[torch.Tensor
     return imp
 
 
-def _fresh_model(cfg: dict[str, Any], data, specs: list[SubnetSpec]) -> DynamicNet:
-    """A new model (seeded); fake-quantized at ``cfg["bits"]`` for quantization-aware
+def _fresh_model(cfg: RunConfig, data, specs: list[SubnetSpec]) -> DynamicNet:
+    """A new model (seeded); fake-quantized at ``cfg.bits`` for quantization-aware
     training."""
-    torch.manual_seed(cfg["seed"])
-    model = DynamicNet(cfg["arch"], data.num_classes, data.in_channels, specs)
-    if cfg.get("bits"):
+    torch.manual_seed(cfg.seed)
+    model = DynamicNet(cfg.arch, data.num_classes, data.in_channels, specs)
+    if cfg.bits:
         from pimsim.quantize import prepare_qat
 
-        prepare_qat(model, cfg["bits"])
+        prepare_qat(model, cfg.bits)
     return model
 
 
@@ -134,7 +141,7 @@ def train_individual(run: Run, targets: list[Target]) -> Trained:
     for spec in specs:
         model = _fresh_model(cfg, data, [spec])
         _reset_active_slices(model)
-        run.phase(f"individual/{spec.name}", model, cfg["epochs"],
+        run.phase(f"individual/{spec.name}", model, cfg.epochs,
                   JointPolicy(1, MacModel(model, data.image_hw)))
         trained.append((model, [spec]))
     return trained
@@ -148,7 +155,8 @@ def train_uniform(run: Run, targets: list[Target]) -> Trained:
     specs = resolve_targets(targets, probe, macs, uniform=True)
     specs.sort(key=lambda s: -macs.macs(s.resolve(probe.group_widths)))
     model = _fresh_model(cfg, data, specs)
-    run.phase("joint", model, cfg["epochs"], JointPolicy(cfg["subnets_per_step"], macs))
+    opts = cfg.method_options(JointOptions)
+    run.phase("joint", model, cfg.epochs, JointPolicy(opts.subnets_per_step, macs))
     return [(model, specs)]
 
 
@@ -192,9 +200,10 @@ def train_multi_path(run: Run, targets: list[Target]) -> Trained:
     """Multi-path: background model; per budget a sparsity retrain from it fixes the counts;
     then the nested family (channels reordered by importance) trained jointly."""
     cfg, data = run.config, run.data
+    opts = cfg.method_options(MultiPathOptions)
     model = _fresh_model(cfg, data, [_full_spec()])
     macs = MacModel(model, data.image_hw)
-    run.phase("background", model, cfg["epochs"], JointPolicy(1, macs))
+    run.phase("background", model, cfg.epochs, JointPolicy(1, macs))
     background = {k: v.clone() for k, v in model.state_dict().items()}
     ordered = _ordered_targets(targets, model, macs)
     counts_for: dict[int, tuple[int, ...]] = {}
@@ -204,8 +213,8 @@ def train_multi_path(run: Run, targets: list[Target]) -> Trained:
             continue
         sparse = _fresh_model(cfg, data, [_full_spec()])
         sparse.load_state_dict(background)
-        run.phase(f"sparsify/{budget_name(target)}", sparse, cfg["sparse_epochs"],
-                  SparsityPolicy(macs, cfg["sparsity_weight"]))
+        run.phase(f"sparsify/{budget_name(target)}", sparse, opts.sparse_epochs,
+                  SparsityPolicy(macs, opts.sparsity_weight))
         imp = [v.sort(descending=True).values for v in bn_scale_importance(sparse)]
         counts_for[i] = prune_to_budget(macs, upper, imp, target * macs.macs(model.group_widths))
         upper = counts_for[i]
@@ -218,7 +227,7 @@ def train_multi_path(run: Run, targets: list[Target]) -> Trained:
         model.register_subnet(spec)
         copy_bn_from(model, parent, model.index_of(spec))
         specs.append(spec)
-    run.phase("joint", model, cfg["epochs"], JointPolicy(cfg["subnets_per_step"], macs))
+    run.phase("joint", model, cfg.epochs, JointPolicy(opts.subnets_per_step, macs))
     return [(model, specs)]
 
 
@@ -286,16 +295,17 @@ def default_fix_epochs(epochs: int, n: int) -> list[int]:
 def train_single_path(run: Run, targets: list[Target]) -> Trained:
     """Single-path: all sub-nets from one training round."""
     cfg, data = run.config, run.data
+    opts = cfg.method_options(SinglePathOptions)
     model = _fresh_model(cfg, data, [_full_spec()])
     macs = MacModel(model, data.image_hw)
     ordered = _ordered_targets(targets, model, macs)
-    fix = cfg["fix_epochs"] or default_fix_epochs(cfg["epochs"], len(ordered))
+    fix = opts.fix_epochs or default_fix_epochs(cfg.epochs, len(ordered))
     if len(fix) != len(ordered):
         raise PimsimError(f"--fix-epochs: expected {len(ordered)} epochs (one per sub-net "
                           f"below the full model), got {len(fix)}")
-    policy = SinglePathPolicy(cfg["subnets_per_step"], macs, ordered, sorted(fix),
-                              cfg["cost_budget"])
-    run.phase("single-path", model, cfg["epochs"], policy)
+    policy = SinglePathPolicy(opts.subnets_per_step, macs, ordered, sorted(fix),
+                              opts.cost_budget)
+    run.phase("single-path", model, cfg.epochs, policy)
     return [(model, model.subnets)]
 
 
@@ -303,9 +313,10 @@ def train_ast(run: Run, targets: list[Target]) -> Trained:
     """AST: sparse sub-nets of the given weight densities, one iteration each in turn."""
     cfg, data = run.config, run.data
     densities = sorted({float(t) for t in targets}, reverse=True)
-    policy = ASTPolicy(densities, round(cfg["epochs"] * cfg["mask_update_until"]))
+    opts = cfg.method_options(AstOptions)
+    policy = ASTPolicy(densities, round(cfg.epochs * opts.mask_update_until))
     model = _fresh_model(cfg, data, policy.specs())
-    run.phase("ast", model, cfg["epochs"], policy)
+    run.phase("ast", model, cfg.epochs, policy)
     return [(model, model.subnets)]
 
 

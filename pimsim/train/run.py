@@ -42,7 +42,7 @@ def run_training(cfg: TrainConfig, out_dir: str | Path | None, resume: bool = Fa
                  quiet: bool = False, stop_after_epochs: int | None = None) -> Trained:
     """Train as ``cfg`` says; returns ``[(model, specs), ...]``. Everything is validated
     before ``out_dir`` is created."""
-    cfg.validate()
+    config = cfg.resolved()
     data = load_dataset(cfg.dataset, cfg.data_dir, cfg.input_size, cfg.num_classes)
     targets = _check_targets(cfg, data)
     out = Path(out_dir) if out_dir is not None else None
@@ -50,7 +50,7 @@ def run_training(cfg: TrainConfig, out_dir: str | Path | None, resume: bool = Fa
         raise PimsimError(f"--out: {out} holds a run already; pass --resume to continue it "
                           "or choose another directory")
     dist = init_distributed(cfg.device)
-    run = Run(cfg.resolved(), data, out, resume=resume, quiet=quiet, dist=dist,
+    run = Run(config, data, out, resume=resume, quiet=quiet, dist=dist,
               stop_after_epochs=stop_after_epochs)
     trained = METHODS[cfg.method](run, targets)
     for model, _ in trained:
@@ -75,6 +75,7 @@ def weight_density(model: DynamicNet, spec: SubnetSpec) -> float:
 
 def write_outputs(run: Run, trained: Trained, out: Path) -> None:
     data, cfg = run.data, run.config
+    meta = {"train_config": cfg.to_dict()}
     rows, all_specs = [], []
     full_macs = None
     for model, specs in trained:
@@ -86,7 +87,7 @@ def write_outputs(run: Run, trained: Trained, out: Path) -> None:
             for per_subnet in run.cost.subnets.values():
                 for key in cost:
                     cost[key] += per_subnet.get(spec.name, {}).get(key, 0.0)
-            rows.append({"subnet": spec.name, "method": cfg["method"],
+            rows.append({"subnet": spec.name, "method": cfg.method,
                          "macs": int(totals.loc[spec.name, "macs"]),
                          "params": int(totals.loc[spec.name, "params"]),
                          "weight_density": weight_density(model, spec),
@@ -97,21 +98,20 @@ def write_outputs(run: Run, trained: Trained, out: Path) -> None:
             all_specs.append(spec)
         if full_macs is None:
             full_macs = MacModel(model, data.image_hw).macs(model.group_widths)
-        meta = {"train_config": cfg}
-        if cfg["method"] == "individual":
+        if cfg.method == "individual":
             save_checkpoint(out / "models" / f"{specs[0].name}.pt", model, data.image_hw,
-                            cfg["dataset"], meta)
+                            cfg.dataset, meta)
         else:
-            save_checkpoint(out / "model.pt", model, data.image_hw, cfg["dataset"], meta)
+            save_checkpoint(out / "model.pt", model, data.image_hw, cfg.dataset, meta)
     totals = run.cost.totals()
     epoch_macs = float(full_macs) * len(data.train_y)
-    cost = {"method": cfg["method"], **{k: totals.get(k, 0.0) for k in (
+    cost = {"method": cfg.method, **{k: totals.get(k, 0.0) for k in (
                 "wall_s", "optimizer_steps", "forward_passes", "backward_passes", "samples",
                 "forward_macs")},
             "full_model_epoch_macs": epoch_macs,
             "cost_in_full_model_epochs": totals.get("forward_macs", 0.0) / epoch_macs,
             "cost_vs_full_model_training": totals.get("forward_macs", 0.0)
-            / (epoch_macs * cfg["epochs"]),
+            / (epoch_macs * cfg.epochs),
             **run.cost.to_dict()}
     save_specs(out / "subnets.yaml", all_specs)
     write_text_atomic(out / "cost.json", json.dumps(cost, indent=2))

@@ -7,12 +7,12 @@ import argparse
 from pathlib import Path
 
 from pimsim.cliargs import positive_int
+from pimsim.commands.common import Subparsers
 from pimsim.errors import PimsimError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``quantize`` subcommand to the ``pimsim`` parser."""
-    p = subparsers.add_parser(
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser(
         "quantize", help="integer export of every sub-net at 8 or 16 bits",
         description="Quantize a checkpoint's sub-nets: a float checkpoint is calibrated "
         "(min/max over --calib-batches training batches), a QAT checkpoint (pimsim train "
@@ -26,10 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="training batches of 64 images for calibration (default 4)")
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     p.add_argument("--out", required=True, help="output directory")
-    p.set_defaults(func=_cmd_quantize)
+    p.set_defaults(func=run)
 
 
-def _cmd_quantize(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> None:
     from pimsim.data import dataset_of_checkpoint
     from pimsim.io import write_atomic
     from pimsim.quantize.evaluate import calibrate_subnets, compare_subnets

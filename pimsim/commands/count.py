@@ -1,0 +1,42 @@
+"""``pimsim count``: MACs, parameters and activations per layer of an untrained model's
+sub-nets."""
+
+from __future__ import annotations
+
+import argparse
+
+from pimsim.cliargs import positive_int
+from pimsim.commands.common import Subparsers
+
+
+def register(sub: Subparsers) -> None:
+    from pimsim.network import ARCHS
+
+    p = sub.add_parser("count", help="MACs, parameters and activations per layer of sub-nets",
+                       description="Count an (untrained) model's sub-nets at an input size.")
+    p.add_argument("--model", default="resnet20", choices=ARCHS, metavar="NAME")
+    p.add_argument("--widths", default="0.25,0.5,0.75,1.0")
+    p.add_argument("--input-size", type=positive_int, default=32)
+    p.add_argument("--in-channels", type=positive_int, default=3)
+    p.add_argument("--num-classes", type=positive_int, default=10)
+    p.add_argument("--per-layer", action="store_true", help="print every layer")
+    p.add_argument("--out", help="CSV file to write")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from pimsim.io import write_atomic
+    from pimsim.network import DynamicNet, parse_widths, subnet_table, subnet_totals
+
+    specs = parse_widths(args.widths)
+    model = DynamicNet(args.model, args.num_classes, args.in_channels, specs)
+    hw = (args.input_size, args.input_size)
+    if args.per_layer:
+        table = pd.concat([subnet_table(model, s, hw).assign(subnet=s.name) for s in specs])
+    else:
+        table = subnet_totals(model, hw)
+    if args.out:
+        write_atomic(args.out, lambda p: table.to_csv(p, index=False))
+    print(table.to_string(index=False))

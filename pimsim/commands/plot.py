@@ -1,0 +1,22 @@
+"""``pimsim plot``: every figure the CSVs of a folder allow."""
+
+from __future__ import annotations
+
+import argparse
+
+from pimsim.commands.common import Subparsers
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser("plot", help="Pareto fronts and breakdowns (PNG and SVG) of a folder",
+                       description="Draw every figure the CSVs in DIR allow (sweep.csv, "
+                       "subnets.csv, layers.csv, latency.csv).")
+    p.add_argument("dir")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from pimsim.reports.plots import plot_dir
+
+    for path in plot_dir(args.dir):
+        print(path)

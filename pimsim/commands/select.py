@@ -1,0 +1,38 @@
+"""``pimsim select``: the most accurate sub-net within a latency or energy budget."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pimsim.commands.common import Subparsers
+from pimsim.errors import PimsimError
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser("select", help="the most accurate sub-net within a budget",
+                       description="Pick the most accurate sub-net whose measured latency "
+                       "(DIR/latency.csv) or simulated energy (DIR/subnets.csv) fits.")
+    p.add_argument("dir")
+    budget = p.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--budget-ms", type=float, help="measured latency per batch (ms)")
+    budget.add_argument("--budget-uj", type=float, help="simulated energy per image (uJ)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from pimsim.reports.pareto import select_within_budget
+    from pimsim.reports.tables import read_table
+
+    folder = Path(args.dir)
+    name, cost, budget = (("latency.csv", "median_ms", args.budget_ms)
+                          if args.budget_ms is not None
+                          else ("subnets.csv", "energy_per_image_uj", args.budget_uj))
+    path = folder / name
+    if not path.is_file():
+        raise PimsimError(f"{path}: not found (run pimsim latency/simulate into {folder})")
+    table = read_table(path)
+    accuracy = "top1" if "top1" in table.columns else "top1_pim"
+    row = select_within_budget(table, budget, cost, accuracy)
+    print(f"{row.subnet}: {accuracy} {100 * row[accuracy]:.2f} %, {cost} {row[cost]:.4g} "
+          f"(budget {budget:g})")

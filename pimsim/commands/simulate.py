@@ -1,0 +1,64 @@
+"""``pimsim simulate``: accuracy, energy, latency, memory and area of every sub-net on PIM."""
+
+from __future__ import annotations
+
+import argparse
+
+from pimsim.cliargs import fractions, positive_int
+from pimsim.commands.common import Subparsers
+
+
+def register(sub: Subparsers) -> None:
+    from pimsim.network import ARCHS
+
+    p = sub.add_parser(
+        "simulate", help="accuracy, energy, latency, memory and area of every sub-net on PIM",
+        description="Quantize every sub-net of a checkpoint, map the family onto the chip "
+        "(nested sub-arrays), run it bit-exactly through the bit-serial sub-array model on "
+        "the test set, and cost it. Writes DIR/subnets.csv, layers.csv, summary.md and "
+        "config.json. --cost-only --model NAME --input-size N costs an untrained family of "
+        "uniform widths (no accuracy).")
+    p.add_argument("--checkpoint", help="model.pt of pimsim train")
+    p.add_argument("--subnets", default="all", help="comma list of sub-net names (default all)")
+    p.add_argument("--bits", type=int, choices=(8, 16),
+                   help="8 or 16 (a float checkpoint is calibrated; default: the QAT bits, "
+                   "8 with --cost-only)")
+    p.add_argument("--device-params", default="sot_mram_45nm",
+                   help="device preset name or YAML file (default sot_mram_45nm)")
+    p.add_argument("--mapping", default="default", help="mapping name or YAML file")
+    p.add_argument("--set", action="append", default=[], metavar="GROUP.KEY=VALUE",
+                   help="override a mapping key (chip.rows=128) or a device key "
+                   "(mtj.tmr_ratio=0.9); repeat for more keys; recorded in config.json")
+    p.add_argument("--limit", type=positive_int, help="simulate the first N test images")
+    p.add_argument("--calib-batches", type=positive_int, default=4,
+                   help="batches of 64 training images for post-training calibration")
+    p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
+    p.add_argument("--cost-only", action="store_true", help="no weights, no accuracy")
+    p.add_argument("--model", choices=ARCHS, metavar="NAME", help="with --cost-only")
+    p.add_argument("--input-size", type=positive_int, default=224, help="with --cost-only")
+    p.add_argument("--in-channels", type=positive_int, default=3, help="with --cost-only")
+    p.add_argument("--num-classes", type=positive_int, default=1000, help="with --cost-only")
+    p.add_argument("--widths", type=fractions, default=[0.25, 0.5, 0.75, 1.0],
+                   help="with --cost-only: uniform width ratios")
+    p.add_argument("--out", required=True, help="output directory")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from pimsim.simulate import SimulateConfig, simulate, write_simulation
+    from pimsim.simulate.hardware import parse_settings
+
+    cfg = SimulateConfig(checkpoint=args.checkpoint, subnets=tuple(args.subnets.split(",")),
+                         bits=args.bits, device_params=args.device_params,
+                         mapping=args.mapping, limit=args.limit, data_dir=args.data_dir,
+                         calib_batches=args.calib_batches, cost_only=args.cost_only,
+                         model=args.model, input_size=args.input_size,
+                         in_channels=args.in_channels, num_classes=args.num_classes,
+                         widths=tuple(args.widths),
+                         overrides=parse_settings(args.set, axes=False))
+    sim = simulate(cfg)
+    out = write_simulation(sim, args.out)
+    cols = [c for c in ("subnet", "bits", "macs", "top1_pim", "energy_per_image_uj",
+                        "latency_ns", "tops_per_w", "area_mm2") if c in sim.subnets]
+    print(sim.subnets[cols].to_string(index=False, float_format="{:.4g}".format))
+    print(f"results in {out}/")

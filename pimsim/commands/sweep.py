@@ -1,0 +1,54 @@
+"""``pimsim sweep``: the cross product of sub-nets, bits, devices and ``--set`` axes."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pimsim.cliargs import comma_list, fractions, positive_int
+from pimsim.commands.common import Subparsers
+
+
+def register(sub: Subparsers) -> None:
+    from pimsim.network import ARCHS
+
+    p = sub.add_parser(
+        "sweep", help="cross product of sub-nets, bits, devices and chip/device overrides",
+        description="Evaluate every combination of --bits, --device-params and --set axes for "
+        "every sub-net; one row per sub-net and point in DIR/sweep.csv. Resumable: rerun the "
+        "same command to finish an interrupted sweep.")
+    p.add_argument("--checkpoint", help="model.pt (accuracy from the integer executor)")
+    p.add_argument("--cost-only", action="store_true")
+    p.add_argument("--model", choices=ARCHS, metavar="NAME", help="with --cost-only")
+    p.add_argument("--input-size", type=positive_int, default=224, help="with --cost-only")
+    p.add_argument("--in-channels", type=positive_int, default=3, help="with --cost-only")
+    p.add_argument("--num-classes", type=positive_int, default=1000, help="with --cost-only")
+    p.add_argument("--widths", type=fractions, default=[0.25, 0.5, 0.75, 1.0],
+                   help="with --cost-only")
+    p.add_argument("--bits", type=comma_list(int, "integer"), default=[8], help="e.g. 8,16")
+    p.add_argument("--device-params", type=comma_list(str, "name"), default=["sot_mram_45nm"],
+                   help="presets or files, e.g. sot_mram_45nm,stt_mram_45nm,sram_45nm")
+    p.add_argument("--mapping", default="default")
+    p.add_argument("--set", action="append", default=[], metavar="GROUP.KEY=V1,V2",
+                   help="an axis over a mapping key (chip.rows=128,256) or a device key "
+                   "(mtj.tmr_ratio=0.9,1.5); repeat for more axes")
+    p.add_argument("--limit", type=positive_int, help="test images for accuracy")
+    p.add_argument("--data-dir")
+    p.add_argument("--jobs", type=positive_int, default=1, help="processes (default 1)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from pimsim.reports.sweep import SweepConfig, run_sweep
+    from pimsim.simulate.hardware import parse_settings
+
+    cfg = SweepConfig(checkpoint=args.checkpoint, cost_only=args.cost_only, model=args.model,
+                      input_size=args.input_size, in_channels=args.in_channels,
+                      num_classes=args.num_classes, widths=tuple(args.widths),
+                      bits=tuple(args.bits), devices=tuple(args.device_params),
+                      mapping=args.mapping, axes=parse_settings(args.set, axes=True),
+                      limit=args.limit, data_dir=args.data_dir, jobs=args.jobs)
+    table = run_sweep(cfg, args.out, quiet=args.quiet)
+    print(f"{len(table)} rows in {Path(args.out) / 'sweep.csv'}")

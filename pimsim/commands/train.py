@@ -1,0 +1,116 @@
+"""``pimsim train``: train a dynamic network's sub-nets with one of five methods."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from pimsim.cliargs import comma_list, fractions, positive_int
+from pimsim.commands.common import Subparsers, print_top1_table
+from pimsim.errors import PimsimError
+
+
+def register(sub: Subparsers) -> None:
+    from pimsim.network import ARCHS
+    from pimsim.train import METHOD_NAMES
+
+    p = sub.add_parser(
+        "train", help="train a dynamic network's sub-nets",
+        description="Train sub-nets with one of five methods. individual: each sub-net alone "
+        "(the baseline); uniform: uniform widths jointly (CA-DNN; sandwich rule, inplace "
+        "distillation); multi-path: background model, one sparsity retrain per budget to fix "
+        "its channel counts, then the nested family jointly; single-path: sub-nets fixed at "
+        "chosen epochs of one training round; ast: sparse sub-nets trained in turn with "
+        "gradient correction. Writes DIR/results.csv, model.pt, subnets.yaml, cost.json, "
+        "train_log.csv; DIR/state.pt after every epoch (see --resume).")
+    p.add_argument("--method", default="uniform", choices=METHOD_NAMES, metavar="METHOD",
+                   help=f"{', '.join(METHOD_NAMES)} (default uniform)")
+    p.add_argument("--model", default="resnet20", choices=ARCHS, metavar="NAME",
+                   help=f"network family: {', '.join(ARCHS)} (default resnet20)")
+    p.add_argument("--dataset", default="digits", help="digits (default), cifar10 or synthetic")
+    p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
+    p.add_argument("--input-size", type=positive_int, default=224,
+                   help="synthetic data: image size (default 224)")
+    p.add_argument("--num-classes", type=positive_int, default=1000,
+                   help="synthetic data: classes (default 1000)")
+    targets = p.add_mutually_exclusive_group()
+    targets.add_argument("--budgets", type=fractions,
+                         help="targets as fractions of the full model's MACs, e.g. "
+                         "0.25,0.5,0.75,1.0 (ast: weight densities)")
+    targets.add_argument("--widths", type=fractions,
+                         help="uniform width ratios (uniform, individual)")
+    targets.add_argument("--specs", dest="specs_file",
+                         help="YAML/JSON file of explicit sub-net specs")
+    p.add_argument("--epochs", type=positive_int, default=15)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--kd-weight", type=float, default=1.0,
+                   help="weight of the distillation loss for the smaller sub-nets (0..1)")
+    p.add_argument("--kd-temperature", type=float, default=1.0)
+    p.add_argument("--subnets-per-step", type=positive_int,
+                   help="sandwich rule: sub-nets trained per step (largest, smallest, rest "
+                   "random; default 4); single-path: the full model and the least-trained smaller "
+                   "ones (default 2)")
+    p.add_argument("--sparse-epochs", type=positive_int,
+                   help="multi-path: epochs of each sparsity retrain (default epochs/3)")
+    p.add_argument("--sparsity-weight", type=float, default=1e-4,
+                   help="multi-path: L1 weight on BatchNorm scales")
+    p.add_argument("--fix-epochs", type=comma_list(int, "integer"),
+                   help="single-path: 0-based epochs at which each sub-net is fixed")
+    p.add_argument("--cost-budget", type=float,
+                   help="single-path: training MACs at most this times those of training the "
+                   "full model alone (>= 1, default 1.3; 0: no limit); smaller sub-nets join "
+                   "steps only within it")
+    p.add_argument("--mask-update-until", type=float, default=0.5,
+                   help="ast: fraction of epochs during which masks follow magnitudes")
+    p.add_argument("--bits", type=int, choices=(8, 16),
+                   help="quantization-aware training at 8 or 16 bits (fake quantizers with "
+                   "per-sub-net ranges); default: float")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from pimsim.train import TrainConfig, run_training
+
+    cfg = TrainConfig(method=args.method, arch=args.model, dataset=args.dataset,
+                      data_dir=args.data_dir, input_size=args.input_size,
+                      num_classes=args.num_classes, budgets=args.budgets, widths=args.widths,
+                      specs_file=args.specs_file, epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                      kd_weight=args.kd_weight, kd_temperature=args.kd_temperature,
+                      subnets_per_step=args.subnets_per_step, sparse_epochs=args.sparse_epochs,
+                      sparsity_weight=args.sparsity_weight, fix_epochs=args.fix_epochs,
+                      cost_budget=args.cost_budget,
+                      mask_update_until=args.mask_update_until, bits=args.bits,
+                      seed=args.seed,
+                      device=_torch_device(args.device))
+    run_training(cfg, args.out, resume=args.resume, quiet=args.quiet)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 writes and reports
+        _print_results(Path(args.out))
+
+
+def _print_results(out: Path) -> None:
+    import pandas as pd
+
+    from pimsim.train.run import RESULTS_FILE
+
+    table = pd.read_csv(out / RESULTS_FILE)
+    print_top1_table(table[["subnet", "macs", "params", "weight_density", "top1"]])
+    print(f"results in {out}/")
+
+
+def _torch_device(name: str) -> str:
+    import torch
+
+    if name not in ("cpu", "cuda"):
+        raise PimsimError(f"--device: unknown device {name!r}; choose cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise PimsimError("--device: cuda requested but no CUDA GPU is available")
+    return name

@@ -1,0 +1,132 @@
+"""The hardware of a run: a device file and a mapping file (paths or preset names) plus
+``GROUP.KEY=VALUE`` overrides, resolved in one place for ``simulate`` and ``sweep``.
+
+An override names a mapping key (groups ``chip`` and ``policy``: ``chip.rows=128``) or a device
+key (any other group: ``mtj.tmr_ratio=0.9``, ``circuit.shift_adder_energy_pj=0.05``); values
+are YAML scalars (numbers, ``true``/``false``, words). Overridden values are validated like the
+files' own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pimsim.device import DeviceParams, load_device_params, with_overrides
+from pimsim.errors import PimsimError
+from pimsim.mapper import ChipMapping, load_mapping, mapping_with_overrides
+
+MAPPING_GROUPS = ("chip", "policy")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+Overrides = tuple[tuple[str, Any], ...]
+
+
+def as_overrides(overrides: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Overrides:
+    """``{"chip.rows": 128}`` or pairs -> ``(("chip.rows", 128),)``, sorted by key (hashable,
+    one canonical order)."""
+    pairs = overrides.items() if isinstance(overrides, Mapping) else overrides
+    return tuple(sorted((str(k), v) for k, v in pairs))
+
+
+def resolve_hardware(device: str, mapping: str, overrides: Mapping[str, Any]
+                     | Iterable[tuple[str, Any]] = ()) -> tuple[DeviceParams, ChipMapping]:
+    """The device parameters and chip mapping of ``device`` and ``mapping`` (file paths or
+    preset names) with ``overrides`` applied and validated."""
+    return _resolve(str(device), str(mapping), as_overrides(overrides))
+
+
+@lru_cache(maxsize=256)
+def _resolve(device: str, mapping: str, overrides: Overrides) -> tuple[DeviceParams, ChipMapping]:
+    device_over, chip_over = _by_file(overrides)
+    params = load_device_params(device)
+    chip = load_mapping(mapping)
+    return (with_overrides(params, device_over) if device_over else params,
+            mapping_with_overrides(chip, chip_over) if chip_over else chip)
+
+
+def _by_file(overrides: Overrides) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(device overrides, mapping overrides)``."""
+    chip = {k: v for k, v in overrides if k.split(".")[0] in MAPPING_GROUPS}
+    return {k: v for k, v in overrides if k not in chip}, chip
+
+
+def check_each(device: str, mapping: str, values: Mapping[str, Iterable[Any]]) -> None:
+    """Resolve every ``key=value`` alone against the base files, so that a bad value is named
+    by its ``--set`` (``--set mtj.tmr_ratio=-1: ...: must be > 0``)."""
+    resolve_hardware(device, mapping)
+    for key, options in values.items():
+        for value in options:
+            try:
+                resolve_hardware(device, mapping, {key: value})
+            except PimsimError as exc:
+                raise PimsimError(f"--set {key}={value}: {exc}") from None
+
+
+def hardware_record(device: str, mapping: str,
+                    overrides: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> dict:
+    """What ``config.json`` records to repeat a run: per file its name, path and SHA-256, and
+    the overrides applied to it."""
+    params, chip = resolve_hardware(device, mapping)
+    device_over, chip_over = _by_file(as_overrides(overrides))
+    return {"device_params": {"name": params.name, "path": params.path,
+                              "sha256": file_sha256(params.path), "overrides": device_over},
+            "mapping": {"name": chip.name, "path": chip.path,
+                        "sha256": file_sha256(chip.path), "overrides": chip_over}}
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 of an input file (preset paths are relative to the project root)."""
+    file = Path(path) if Path(path).is_file() else REPO_ROOT / path
+    return hashlib.sha256(file.read_bytes()).hexdigest()
+
+
+def parse_axis(text: str) -> tuple[str, list[Any]]:
+    """``"chip.rows=128,256"`` -> ``("chip.rows", [128, 256])`` (a sweep axis)."""
+    key, values = _split(text, "GROUP.KEY=V1,V2,...")
+    return key, [_scalar(text, v) for v in values.split(",")]
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"mtj.tmr_ratio=0.9"`` -> ``("mtj.tmr_ratio", 0.9)`` (one value)."""
+    key, value = _split(text, "GROUP.KEY=VALUE")
+    if "," in value:
+        raise PimsimError(f"--set: {text!r}: one value per key here (pimsim sweep takes "
+                          "several)")
+    return key, _scalar(text, value)
+
+
+def parse_settings(texts: Iterable[str], axes: bool) -> dict[str, Any]:
+    """Every ``--set`` of a command: ``{key: [values]}`` (``axes``) or ``{key: value}``; a key
+    given twice is an error."""
+    out: dict[str, Any] = {}
+    for text in texts:
+        key, value = parse_axis(text) if axes else parse_override(text)
+        if key in out:
+            raise PimsimError(f"--set: {key}: given twice"
+                              + ("; list all its values in one --set" if axes else ""))
+        out[key] = value
+    return out
+
+
+def _split(text: str, form: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or "." not in key or not value:
+        raise PimsimError(f"--set: {text!r}: expected {form}")
+    return key.strip(), value
+
+
+def _scalar(text: str, value: str) -> Any:
+    """A YAML scalar; anything else (a list, a mapping, nothing, not YAML) is an error."""
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        parsed = None
+    if parsed is None or isinstance(parsed, list | dict):
+        raise PimsimError(f"--set: {text!r}: every value must be a number, true/false or a word")
+    return parsed
