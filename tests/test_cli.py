@@ -40,6 +40,7 @@ def test_eval_reports_every_subnet(trained, tmp_path, capsys):
     assert "w0.25" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_training_is_deterministic(trained, tmp_path):
     assert main(["train", "--widths", "0.25,1.0", "--epochs", "3", "--out", str(tmp_path),
                  "--quiet"]) == 0

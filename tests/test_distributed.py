@@ -14,6 +14,7 @@ import pytest
     (["--method", "single-path", "--budgets", "0.5,1.0", "--fix-epochs", "0",
       "--cost-budget", "1.2"], ["b1", "b0.5"]),
 ])
+@pytest.mark.slow
 def test_two_process_gloo_training_run(tmp_path, method_args, names):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",

@@ -93,7 +93,8 @@ def _weights(path):
     return torch.load(path, weights_only=True)["state_dict"]
 
 
-@pytest.mark.parametrize("method, epochs", [("single-path", 3), ("multi-path", 2)])
+@pytest.mark.parametrize("method, epochs", [
+    ("single-path", 3), pytest.param("multi-path", 2, marks=pytest.mark.slow)])
 def test_resume_is_exact(tmp_path, method, epochs):
     cfg = dict(method=method, budgets=[0.4, 1.0], epochs=epochs, sparse_epochs=1,
                fix_epochs=[1] if method == "single-path" else None, batch_size=128)

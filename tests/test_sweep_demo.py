@@ -91,6 +91,7 @@ def test_bad_sweep_axes_one_line_no_output(tmp_path, capsys, argv, message):
     assert message in err and "\n" not in err and not out.exists()
 
 
+@pytest.mark.slow
 def test_demo_writes_consistent_results(tmp_path):
     table = run_demo(tmp_path, epochs=2, limit=40, quiet=True)
     for name in ("subnets.csv", "sweep.csv", "latency.csv", "pareto.png", "pareto.svg",
