@@ -109,3 +109,27 @@ def test_sweep_marks_the_infeasible_point_and_costs_the_other(tmp_path):
     assert len(weak) == len(good) > 0
     assert weak.infeasible.str.contains(WEAK_AND2).all() and weak.energy_pj.isna().all()
     assert good.infeasible.isna().all() and (good.energy_pj > 0).all()
+
+
+def test_simulate_set_and_api_overrides_refused(tmp_path, capsys):
+    from pimsim.simulate import SimulateConfig, simulate
+
+    out = tmp_path / "sim"
+    assert exit_code(["simulate", "--cost-only", *SMALL_NET, "--set", "mtj.tmr_ratio=0.2",
+                      "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and re.search(WEAK_AND2, err) and not out.exists()
+    cfg = SimulateConfig(cost_only=True, model="resnet20", input_size=8, num_classes=10,
+                         overrides={"mtj.tmr_ratio": 0.2})
+    with pytest.raises(PimsimError) as info:
+        simulate(cfg)
+    _one_line(info, "device_params/sot_mram_45nm.yaml (override)", WEAK_AND2)
+
+
+def test_sweep_over_a_weak_device_file_marks_its_points(tmp_path):
+    path, out = _weak_file(tmp_path), tmp_path / "sweep"
+    assert exit_code(["sweep", "--cost-only", *SMALL_NET, "--device-params",
+                      f"sot_mram_45nm,{path}", "--out", str(out), "--quiet"]) == 0
+    table = pd.read_csv(out / "sweep.csv")
+    weak = table[table.infeasible.notna()]
+    assert len(weak) == len(table) // 2 and weak.infeasible.str.contains(WEAK_AND2).all()
