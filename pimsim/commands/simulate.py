@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from pimsim.cliargs import fractions, positive_int
-from pimsim.commands.common import Subparsers
+from pimsim.cliargs import positive_int
+from pimsim.commands.common import Subparsers, add_cost_only_args
 
 
 def register(sub: Subparsers) -> None:
-    from pimsim.network import ARCHS
-
     p = sub.add_parser(
         "simulate", help="accuracy, energy, latency, memory and area of every sub-net on PIM",
         description="Quantize every sub-net of a checkpoint, map the family onto the chip "
@@ -33,13 +31,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--calib-batches", type=positive_int, default=4,
                    help="batches of 64 training images for post-training calibration")
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
-    p.add_argument("--cost-only", action="store_true", help="no weights, no accuracy")
-    p.add_argument("--model", choices=ARCHS, metavar="NAME", help="with --cost-only")
-    p.add_argument("--input-size", type=positive_int, default=224, help="with --cost-only")
-    p.add_argument("--in-channels", type=positive_int, default=3, help="with --cost-only")
-    p.add_argument("--num-classes", type=positive_int, default=1000, help="with --cost-only")
-    p.add_argument("--widths", type=fractions, default=[0.25, 0.5, 0.75, 1.0],
-                   help="with --cost-only: uniform width ratios")
+    add_cost_only_args(p)
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run)
 

@@ -5,26 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pimsim.cliargs import comma_list, fractions, positive_int
-from pimsim.commands.common import Subparsers
+from pimsim.cliargs import comma_list, positive_int
+from pimsim.commands.common import Subparsers, add_cost_only_args
 
 
 def register(sub: Subparsers) -> None:
-    from pimsim.network import ARCHS
-
     p = sub.add_parser(
         "sweep", help="cross product of sub-nets, bits, devices and chip/device overrides",
         description="Evaluate every combination of --bits, --device-params and --set axes for "
         "every sub-net; one row per sub-net and point in DIR/sweep.csv. Resumable: rerun the "
         "same command to finish an interrupted sweep.")
     p.add_argument("--checkpoint", help="model.pt (accuracy from the integer executor)")
-    p.add_argument("--cost-only", action="store_true")
-    p.add_argument("--model", choices=ARCHS, metavar="NAME", help="with --cost-only")
-    p.add_argument("--input-size", type=positive_int, default=224, help="with --cost-only")
-    p.add_argument("--in-channels", type=positive_int, default=3, help="with --cost-only")
-    p.add_argument("--num-classes", type=positive_int, default=1000, help="with --cost-only")
-    p.add_argument("--widths", type=fractions, default=[0.25, 0.5, 0.75, 1.0],
-                   help="with --cost-only")
+    add_cost_only_args(p)
     p.add_argument("--bits", type=comma_list(int, "integer"), default=[8], help="e.g. 8,16")
     p.add_argument("--device-params", type=comma_list(str, "name"), default=["sot_mram_45nm"],
                    help="presets or files, e.g. sot_mram_45nm,stt_mram_45nm,sram_45nm")
