@@ -25,7 +25,8 @@ TINY = {"epochs": 3, "batch_size": 64}
 @pytest.mark.parametrize("method", ["individual", "uniform", "multi-path", "single-path", "ast"])
 def test_each_method_runs_end_to_end(tmp_path, method):
     budgets = [0.3, 1.0] if method != "ast" else [0.5, 1.0]
-    cfg = TrainConfig(method=method, budgets=budgets, sparse_epochs=1, **TINY)
+    cfg = TrainConfig(method=method, budgets=budgets,
+                      sparse_epochs=1 if method == "multi-path" else None, **TINY)
     run_training(cfg, tmp_path, quiet=True)
     table = pd.read_csv(tmp_path / "results.csv")
     assert len(table) == 2 and table.top1.min() > 0.2  # 3 short epochs already beat chance
@@ -96,7 +97,8 @@ def _weights(path):
 @pytest.mark.parametrize("method, epochs", [
     ("single-path", 3), pytest.param("multi-path", 2, marks=pytest.mark.slow)])
 def test_resume_is_exact(tmp_path, method, epochs):
-    cfg = dict(method=method, budgets=[0.4, 1.0], epochs=epochs, sparse_epochs=1,
+    cfg = dict(method=method, budgets=[0.4, 1.0], epochs=epochs,
+               sparse_epochs=1 if method == "multi-path" else None,
                fix_epochs=[1] if method == "single-path" else None, batch_size=128)
     run_training(TrainConfig(**cfg), tmp_path / "full", quiet=True)
     with pytest.raises(StopTraining):
@@ -116,9 +118,16 @@ def test_resume_refuses_a_changed_config(tmp_path):
     cfg = TrainConfig(widths=[0.5, 1.0], epochs=2, batch_size=256)
     with pytest.raises(StopTraining):
         run_training(cfg, tmp_path, quiet=True, stop_after_epochs=1)
-    cfg = replace(cfg, lr=0.2)
+    changed = replace(cfg, lr=0.2)
     with pytest.raises(PimsimError, match="config: lr: the run was started with 0.05, not 0.2"):
-        run_training(cfg, tmp_path, quiet=True, resume=True)
+        run_training(changed, tmp_path, quiet=True, resume=True)
+    # A state that also records options of other methods (as versions before the typed
+    # configs wrote it) still resumes.
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    state["config"] |= {"mask_update_until": 0.5, "fix_epochs": None}
+    torch.save(state, tmp_path / "state.pt")
+    run_training(cfg, tmp_path, quiet=True, resume=True)
+    assert (tmp_path / "results.csv").is_file()
 
 
 def test_resolved_config_fills_each_methods_defaults_and_is_frozen():
@@ -143,6 +152,12 @@ def test_resolved_config_fills_each_methods_defaults_and_is_frozen():
         single.lr = 1.0
     with pytest.raises(PimsimError, match="--fix-epochs: invalid value"):
         TrainConfig(method="single-path", epochs=2, fix_epochs=[5]).resolved()
+    # An option another method owns is refused, not silently dropped from the record.
+    with pytest.raises(PimsimError, match="--fix-epochs: not an option of uniform; only of "
+                                          "single-path"):
+        TrainConfig(method="uniform", fix_epochs=[1]).resolved()
+    with pytest.raises(PimsimError, match="--subnets-per-step: not an option of ast"):
+        TrainConfig(method="ast", subnets_per_step=2).resolved()
 
 
 def test_ast_correction_fires_on_conflict_only():

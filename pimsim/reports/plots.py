@@ -41,8 +41,7 @@ def _save(fig, out: Path, name: str) -> list[Path]:
 
 def _series(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     keys = [k for k in ("technology", "bits") if k in table.columns and table[k].nunique() > 1]
-    extra = [c for c in table.columns if c.startswith(("chip.", "policy.", "cell.", "mtj.",
-                                                       "circuit.", "sram.", "array."))]
+    extra = [c for c in table.columns if "." in c]  # sweep axes: GROUP.KEY columns
     keys += [c for c in extra if table[c].nunique() > 1]
     if not keys:
         return [("", table)]

@@ -102,13 +102,15 @@ def point_key(point: Point) -> str:
 def _evaluate(point, family: dict[str, list[GemmLayer]], mapping: str,
               accuracy: dict[str, float] | None) -> pd.DataFrame:
     bits, device, overrides = point
-    params, chip = resolve_hardware(device, mapping, overrides)
+    names = {"device": device, "technology": "", "mapping": mapping}
     try:
+        params, chip = resolve_hardware(device, mapping, overrides)
+        names = {"device": params.name, "technology": params.technology, "mapping": chip.name}
         table, _ = family_costs(family, params, chip)
         table.insert(5, "infeasible", "")
-    except PimsimError as exc:  # e.g. the family does not fit this chip: keep the point
-        table = pd.DataFrame({"subnet": list(family), "bits": bits, "device": params.name,
-                              "technology": params.technology, "mapping": chip.name,
+    except PimsimError as exc:  # keep the point: the family does not fit this chip, the device
+        # cannot sense the mapping's operations, or these values are invalid only together
+        table = pd.DataFrame({"subnet": list(family), "bits": bits, **names,
                               "infeasible": str(exc)})
     for i, (key, value) in enumerate(overrides):
         table.insert(5 + i, key, value)

@@ -4,7 +4,6 @@ frozen options record per method), which the engine and the methods read."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
@@ -74,6 +73,12 @@ class TrainConfig:
         if self.widths is not None and self.method not in ("uniform", "individual"):
             raise PimsimError(f"--widths: only for the uniform and individual methods; "
                               f"use --budgets with {self.method}")
+        for name in ("subnets_per_step", "sparse_epochs", "fix_epochs", "cost_budget"):
+            users = [m for m, kind in METHOD_OPTIONS.items()
+                     if kind is not None and name in {f.name for f in fields(kind)}]
+            if getattr(self, name) is not None and self.method not in users:
+                raise PimsimError(f"--{name.replace('_', '-')}: not an option of "
+                                  f"{self.method}; only of {', '.join(users)}")
         if self.specs_file is not None and self.method == "ast":
             raise PimsimError("--specs: ast trains sparse sub-nets: give --budgets (densities)")
         for name in ("budgets", "widths"):
@@ -113,7 +118,8 @@ class TrainConfig:
         """Validated, with defaults that depend on other fields filled in."""
         self.validate()
         common = {f.name: getattr(self, f.name) for f in fields(RunConfig) if f.name != "options"}
-        return RunConfig(**common, options=METHOD_OPTIONS[self.method](self))
+        kind = METHOD_OPTIONS[self.method]
+        return RunConfig(**common, options=kind.from_config(self) if kind else None)
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,10 @@ class JointOptions:
     """``uniform``: sub-nets per step of the sandwich rule."""
 
     subnets_per_step: int
+
+    @classmethod
+    def from_config(cls, c: TrainConfig) -> JointOptions:
+        return cls(c.subnets_per_step or 4)
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,11 @@ class MultiPathOptions:
     sparse_epochs: int
     sparsity_weight: float
 
+    @classmethod
+    def from_config(cls, c: TrainConfig) -> MultiPathOptions:
+        return cls(c.subnets_per_step or 4, c.sparse_epochs or max(1, c.epochs // 3),
+                   c.sparsity_weight)
+
 
 @dataclass(frozen=True)
 class SinglePathOptions:
@@ -142,6 +157,11 @@ class SinglePathOptions:
     fix_epochs: tuple[int, ...] | None
     cost_budget: float
 
+    @classmethod
+    def from_config(cls, c: TrainConfig) -> SinglePathOptions:
+        return cls(c.subnets_per_step or 2, c.fix_epochs,
+                   DEFAULT_COST_BUDGET if c.cost_budget is None else c.cost_budget)
+
 
 @dataclass(frozen=True)
 class AstOptions:
@@ -149,22 +169,20 @@ class AstOptions:
 
     mask_update_until: float
 
+    @classmethod
+    def from_config(cls, c: TrainConfig) -> AstOptions:
+        return cls(c.mask_update_until)
+
 
 MethodOptions = JointOptions | MultiPathOptions | SinglePathOptions | AstOptions | None
 
-METHOD_OPTIONS: dict[str, Callable[[TrainConfig], MethodOptions]] = {
-    "individual": lambda c: None,
-    "uniform": lambda c: JointOptions(c.subnets_per_step or 4),
-    "multi-path": lambda c: MultiPathOptions(c.subnets_per_step or 4,
-                                             c.sparse_epochs or max(1, c.epochs // 3),
-                                             c.sparsity_weight),
-    "single-path": lambda c: SinglePathOptions(
-        c.subnets_per_step or 2, c.fix_epochs,
-        DEFAULT_COST_BUDGET if c.cost_budget is None else c.cost_budget),
-    "ast": lambda c: AstOptions(c.mask_update_until),
-}
-
 Options = TypeVar("Options", JointOptions, MultiPathOptions, SinglePathOptions, AstOptions)
+
+# Each method's options record (None: no options of its own); its ``from_config`` fills in the
+# defaults that depend on the method.
+METHOD_OPTIONS: dict[str, type[Options] | None] = {
+    "individual": None, "uniform": JointOptions, "multi-path": MultiPathOptions,
+    "single-path": SinglePathOptions, "ast": AstOptions}
 
 
 @dataclass(frozen=True)

@@ -153,9 +153,9 @@ class Run:
     def _load(self, path: Path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
         new = self.config.to_dict()
-        if state.get("config") != new:
-            old = state.get("config", {})
-            diff = next((k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)), "?")
+        old = state.get("config", {})
+        if any(old.get(k) != v for k, v in new.items()):  # keys other methods use may remain
+            diff = next(k for k in sorted(new) if old.get(k) != new[k])
             raise PimsimError(f"{path}: config: {diff}: the run was started with "
                               f"{old.get(diff)!r}, not {new.get(diff)!r}; use another --out")
         self.cost.load(state["cost"])
