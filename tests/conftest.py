@@ -1,6 +1,6 @@
 import torch
 
-from pimsim.cli import main
+from pimsim.commands import main
 
 
 def randomize_batchnorm(model: torch.nn.Module, seed: int = 0) -> None:

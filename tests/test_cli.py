@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from pimsim.cli import main
+from pimsim.commands import main
 from pimsim.train import load_checkpoint
 from tests.conftest import exit_code
 

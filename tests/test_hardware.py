@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from pimsim.cli import main
+from pimsim.commands import main
 from pimsim.device import load_device_params
 from pimsim.errors import PimsimError
 from pimsim.mapper import load_mapping
@@ -99,3 +99,23 @@ def test_sweep_in_channels_reaches_the_cost_only_family(tmp_path):
     # resnet20's first convolution: 16 filters of 3x3 over C channels at 32x32 pixels
     assert rgb.macs.iloc[0] - grey.macs.iloc[0] == 16 * 9 * 2 * 32 * 32
     assert grey.energy_pj.iloc[0] == sim.energy_pj.iloc[0]
+
+
+def test_an_edited_device_file_is_read_again(tmp_path):
+    """The resolution cache must not serve a file's old values after it changed."""
+    import yaml
+
+    from pimsim.device.params import PRESETS_DIR
+
+    path = tmp_path / "dev.yaml"
+    raw = yaml.safe_load((PRESETS_DIR / "sot_mram_45nm.yaml").read_text())
+    path.write_text(yaml.safe_dump(raw))
+    before, _ = resolve_hardware(str(path), "default")
+    raw["mtj"]["tmr_ratio"]["value"] = 0.2
+    path.write_text(yaml.safe_dump(raw) + "# edited\n")
+    after, _ = resolve_hardware(str(path), "default")
+    assert before.mtj.tmr_ratio != after.mtj.tmr_ratio == 0.2
+    cfg = SimulateConfig(cost_only=True, model="resnet20", input_size=8, num_classes=10,
+                         device_params=str(path))
+    with pytest.raises(PimsimError, match="mtj.tmr_ratio: and2 sense margin"):
+        simulate(cfg)

@@ -23,7 +23,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("pimsim.mapper",),
     ("pimsim.simulate",),
     ("pimsim.reports",),
-    ("pimsim.commands", "pimsim.cli", "pimsim.__main__"),
+    ("pimsim.commands", "pimsim.__main__"),
 )
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from pimsim.cli import main
+from pimsim.commands import main
 from pimsim.data import load_digits
 from pimsim.errors import PimsimError
 from pimsim.network import DynamicNet, MacModel, SubnetSpec, save_specs

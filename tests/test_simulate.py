@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pimsim.cli import main
+from pimsim.commands import main
 from pimsim.mapper.chip import MAPPINGS_DIR
 from pimsim.simulate import SimulateConfig, simulate, write_simulation
 from pimsim.train import TrainConfig, run_training
@@ -39,6 +39,19 @@ def test_pim_accuracy_equals_integer_executor_and_reports_are_complete(checkpoin
     config = json.loads((out / "config.json").read_text())
     assert len(config["checkpoint"]["sha256"]) == 64 and config["pimsim_version"]
     assert "w0.5" in (out / "summary.md").read_text()
+
+
+def test_bit_exact_run_uses_the_overridden_chip(checkpoint):
+    """With ``chip.cols`` overridden, the kernel's counted events must equal the closed form
+    on the overridden sub-arrays (simulate checks it), and the costs must use them too."""
+    from pimsim.simulate import SimulateConfig, simulate
+
+    base = SimulateConfig(checkpoint=str(checkpoint), bits=8, limit=4)
+    narrow = simulate(SimulateConfig(**{**base.to_dict(), "overrides": {"chip.cols": 64}}))
+    wide = simulate(base)
+    assert (narrow.subnets.top1_pim == narrow.subnets.top1_int).all()
+    assert (narrow.subnets.subarrays > wide.subnets.subarrays).all()
+    assert narrow.config["mapping"]["overrides"] == {"chip.cols": 64}
 
 
 @pytest.mark.slow

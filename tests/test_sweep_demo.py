@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from pimsim.cli import main
+from pimsim.commands import main
 from pimsim.errors import PimsimError
 from pimsim.network import DynamicNet, SubnetSpec
 from pimsim.reports import sweep as sweep_module

@@ -129,11 +129,6 @@ class LayerOp:
         (``in_hw``/``out_hw``: its resolutions; ``where``: its name, for errors)."""
         raise NotImplementedError(self.name)
 
-    def macs(self, layer: IntLayer) -> int:
-        """MACs per image as executed (:attr:`pimsim.geometry.Gemm.macs`; 0 without weights)."""
-        g = self.gemm(layer)
-        return 0 if g is None else g.macs
-
 
 class InputOp(LayerOp):
     """The graph input: ``q = clamp(floor(x / out_scale + 1/2))`` of the float image."""

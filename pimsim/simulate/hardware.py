@@ -18,8 +18,11 @@ from typing import Any
 import yaml
 
 from pimsim.device import DeviceParams, load_device_params, with_overrides
+from pimsim.device.params import PRESETS_DIR
 from pimsim.errors import PimsimError
 from pimsim.mapper import ChipMapping, load_mapping, mapping_with_overrides
+from pimsim.mapper.chip import MAPPINGS_DIR
+from pimsim.paramfile import locate
 
 MAPPING_GROUPS = ("chip", "policy")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -37,12 +40,28 @@ def as_overrides(overrides: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Ov
 def resolve_hardware(device: str, mapping: str, overrides: Mapping[str, Any]
                      | Iterable[tuple[str, Any]] = ()) -> tuple[DeviceParams, ChipMapping]:
     """The device parameters and chip mapping of ``device`` and ``mapping`` (file paths or
-    preset names) with ``overrides`` applied and validated."""
-    return _resolve(str(device), str(mapping), as_overrides(overrides))
+    preset names) with ``overrides`` applied and validated. Cached (sweeps resolve the same
+    files many times) by the files' paths, sizes and modification times, so an edited file is
+    read again."""
+    device_path, _ = locate(device, PRESETS_DIR, "device preset")
+    mapping_path, _ = locate(mapping, MAPPINGS_DIR, "mapping")
+    return _resolve(str(device), str(mapping), as_overrides(overrides),
+                    (_file_stamp(device_path), _file_stamp(mapping_path)))
+
+
+def _file_stamp(path: Path) -> tuple[int, int]:
+    """``(size, modification time in ns)``; ``(-1, -1)`` for a missing file (the loader then
+    gives the error)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (stat.st_size, stat.st_mtime_ns)
 
 
 @lru_cache(maxsize=256)
-def _resolve(device: str, mapping: str, overrides: Overrides) -> tuple[DeviceParams, ChipMapping]:
+def _resolve(device: str, mapping: str, overrides: Overrides,
+             _stamps: tuple) -> tuple[DeviceParams, ChipMapping]:
     device_over, chip_over = _by_file(overrides)
     params = load_device_params(device)
     chip = load_mapping(mapping)

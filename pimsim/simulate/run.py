@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from pimsim import __version__
-from pimsim.device import DeviceParams
+from pimsim.device import DeviceParams, check_feasible
 from pimsim.errors import PimsimError
 from pimsim.mapper import ChipMapping, GemmLayer
 from pimsim.network import DynamicNet, SubnetSpec
@@ -79,6 +79,12 @@ class SimulateConfig:
         for w in self.widths:
             if not 0 < w <= 1:
                 raise PimsimError(f"--widths: {w:g} is outside (0, 1]")
+        for name in ("input_size", "in_channels", "num_classes", "calib_batches", "limit"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise PimsimError(f"--{name.replace('_', '-')}: must be an integer >= 1, "
+                                  f"got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The options as ``config.json`` stores them (lists, overrides as a mapping)."""
@@ -96,7 +102,7 @@ class SimulateConfig:
         return cls(**data)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Simulation:
     """The results: one row per sub-net, one row per layer per sub-net, and the inputs."""
 
@@ -110,6 +116,7 @@ def simulate(cfg: SimulateConfig) -> Simulation:
     cfg.validate()
     check_each(cfg.device_params, cfg.mapping, {k: [v] for k, v in cfg.overrides})
     params, mapping = resolve_hardware(cfg.device_params, cfg.mapping, cfg.overrides)
+    check_feasible(params, mapping.sense_ops)  # before a checkpoint is loaded and exported
     if cfg.cost_only:
         family = cost_only_family(cfg.model, cfg.widths, cfg.input_size, cfg.in_channels,
                                   cfg.num_classes, cfg.bits or 8, cfg.subnets)
@@ -149,7 +156,8 @@ def cost_only_family(arch: str, widths: Iterable[float], input_size: int, in_cha
     return {n: ls for n, ls in family.items() if n in keep}
 
 
-def _checkpoint_family(cfg: SimulateConfig, params: DeviceParams, mapping: ChipMapping):
+def _checkpoint_family(cfg: SimulateConfig, params: DeviceParams, mapping: ChipMapping
+                       ) -> tuple[dict[str, list[GemmLayer]], dict[str, dict[str, float]]]:
     from pimsim.quantize import export_subnet_int
     from pimsim.simulate.quantized import load_quantized
 
