@@ -1,8 +1,11 @@
 """Validation report: pimsim against published figures for the same network and precision.
 
-Run: ``.venv/bin/python benchmarks/validation.py [--out reports/validation.csv]`` (about 10 s).
+Run: ``.venv/bin/python benchmarks/validation.py [--out reports/validation.csv]`` (a few s).
 Writes one row per compared quantity (pimsim's value, the published value, their ratio, the
 source, and what explains the difference) to ``reports/validation.csv`` and prints the table.
+``--sensitivity`` also writes ``reports/sensitivity.csv``: for every ``assumption:`` value of
+the default device preset, how much resnet18's (w1, 8-bit, 224 x 224) energy, latency and area
+move when that value doubles (the assumption table of ``device_params/README.md``).
 pimsim's values are computed here from the code (presets, mapping, cost model); only the
 published figures are written down, each with its source:
 
@@ -26,7 +29,7 @@ from pathlib import Path
 
 from torch import nn
 
-from pimsim.device import DeviceParams, EventCounts, cost, load_device_params
+from pimsim.device import DeviceParams, EventCounts, cost, load_device_params, with_overrides
 from pimsim.mapper import ChipMapping, GemmLayer, load_mapping
 from pimsim.simulate import cost_only_family, family_costs, layers_from_module
 
@@ -170,12 +173,37 @@ def validation_rows(networks: tuple[str, ...] = ("vgg8", "resnet18")) -> list[Ro
     return rows + per_op_rows(sot, sram)
 
 
-def write_csv(rows: list[Row], path: Path) -> None:
+def sensitivity_rows(params: DeviceParams, layers: list[GemmLayer],
+                     mapping: ChipMapping) -> list[dict[str, object]]:
+    """For every ``assumption:`` value of ``params``: the relative change (%) of the network's
+    energy, latency and area when that value doubles, everything else as it is."""
+    def totals(p: DeviceParams) -> tuple[float, float, float]:
+        s = family_costs({"net": layers}, p, mapping)[0].iloc[0]
+        return s.energy_pj, s.latency_ns, s.area_mm2
+
+    base = totals(params)
+    out = []
+    for key, note in params.notes:
+        if not note.startswith("assumption: "):
+            continue
+        group, _, name = key.partition(".")
+        value = getattr(params.groups[group], name)
+        if isinstance(value, bool):
+            continue
+        moved = totals(with_overrides(params, {key: value * 2}))
+        out.append({"key": key, "value": value,
+                    **{f"{what}_change_pct": f"{100 * (m / b - 1):+.1f}"
+                       for what, m, b in zip(("energy", "latency", "area"), moved, base,
+                                             strict=True)}})
+    return out
+
+
+def write_csv(rows: list[dict[str, object]], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(r.as_dict() for r in rows)
+        writer.writerows(rows)
 
 
 def markdown(rows: list[Row]) -> str:
@@ -193,12 +221,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="reports/validation.csv", help="CSV to write")
     parser.add_argument("--networks", default="vgg8,resnet18",
                         help="comma-separated NeuroSim comparisons (vgg8, resnet18)")
+    parser.add_argument("--sensitivity", action="store_true",
+                        help="also write reports/sensitivity.csv next to --out")
     args = parser.parse_args(argv)
     t = time.perf_counter()
     rows = validation_rows(tuple(args.networks.split(",")))
-    write_csv(rows, Path(args.out))
+    write_csv([r.as_dict() for r in rows], Path(args.out))
     print(markdown(rows))
     print(f"\n{len(rows)} rows in {time.perf_counter() - t:.1f} s -> {args.out}")
+    if args.sensitivity:
+        path = Path(args.out).with_name("sensitivity.csv")
+        layers = cost_only_family("resnet18", [1.0], 224, 3, 1000, BITS)["w1"]
+        table = sensitivity_rows(load_device_params(), layers, load_mapping())
+        write_csv(table, path)
+        print("\n| key | value | energy | latency | area |\n| --- | --- | --- | --- | --- |")
+        for r in table:
+            print(f"| `{r['key']}` | {r['value']} | {r['energy_change_pct']} % | "
+                  f"{r['latency_change_pct']} % | {r['area_change_pct']} % |")
+        print(f"-> {path}")
 
 
 if __name__ == "__main__":
