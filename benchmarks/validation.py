@@ -14,7 +14,10 @@ published figures are written down, each with its source:
   notes, section 6b (raw energies; NeuroSim counts only the MACs of valid windows, pimsim
   counts every MAC of the layer as executed; each energy per MAC uses its own tool's count);
 - Horowitz, "Computing's energy problem", ISSCC 2014, 45 nm per-operation energies;
-- Prenat et al., IEEE TMSCS 2(1) 2016, Table 1: one isolated SOT-MRAM bit access.
+- Prenat et al., IEEE TMSCS 2(1) 2016, Table 1: one isolated SOT-MRAM bit access;
+- IMCE (Angizi et al., ASP-DAC 2018, abstract): a low bit-width AlexNet on ImageNet on SOT-MRAM
+  computational sub-arrays, 785.25 uJ per image (its bit-widths are not in the abstract: pimsim
+  runs AlexNet at ``IMCE_BITS``, an assumption, so that row is a sanity band only).
 
 pimsim is uncalibrated against silicon: the ratios are sanity bands, not errors.
 """
@@ -34,6 +37,7 @@ from pimsim.mapper import ChipMapping, GemmLayer, load_mapping
 from pimsim.simulate import cost_only_family, family_costs, layers_from_module
 
 BITS = 8
+IMCE_BITS = 2  # assumption: IMCE's "low bit-width" AlexNet; its abstract gives no bit-widths
 NEUROSIM = "NeuroSim V1.4, SRAM 22 nm, 128x128, 8-bit (hardware notes 6b)"
 NEUROSIM_WHY = ("NeuroSim: 22 nm SRAM, analog bit-line MAC of 64 rows at once with ADCs; pimsim: "
                 "45 nm digital bit-serial logic, one AND2 sense per weight-bit x activation-bit "
@@ -87,6 +91,31 @@ def vgg8() -> nn.Module:
         *conv(256, 512), *conv(512, 512), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(8192, 1024, bias=False), nn.ReLU(), nn.Linear(1024, 10, bias=False),
     )
+
+
+def alexnet() -> nn.Module:
+    """Single-tower AlexNet for 224 x 224 ImageNet (torchvision's layout, about 0.71 G MACs)."""
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 11, stride=4, padding=2, bias=False), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 192, 5, padding=2, bias=False), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(192, 384, 3, padding=1, bias=False), nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1, bias=False), nn.ReLU(),
+        nn.Conv2d(256, 256, 3, padding=1, bias=False), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Flatten(), nn.Linear(9216, 4096, bias=False), nn.ReLU(),
+        nn.Linear(4096, 4096, bias=False), nn.ReLU(), nn.Linear(4096, 1000, bias=False),
+    )
+
+
+def imce_rows(params: DeviceParams, mapping: ChipMapping) -> list[Row]:
+    """AlexNet at ``IMCE_BITS`` against IMCE's published energy per image."""
+    layers = layers_from_module(alexnet(), (3, 224, 224), IMCE_BITS)
+    s = family_costs({"alexnet": layers}, params, mapping)[0].iloc[0]
+    return [Row("alexnet", f"energy per image ({IMCE_BITS}-bit, assumed)", "uJ",
+                s.energy_per_image_uj, 785.25,
+                "IMCE, Angizi et al., ASP-DAC 2018 (abstract), SOT-MRAM",
+                "same technology and AND + bit-count + shift scheme; IMCE's bit-widths, node "
+                "and periphery are not in its abstract, so the precision here is an "
+                "assumption: a sanity band, not a like-for-like comparison")]
 
 
 def network_rows(name: str, layers: list[GemmLayer], params: DeviceParams,
@@ -170,7 +199,7 @@ def validation_rows(networks: tuple[str, ...] = ("vgg8", "resnet18")) -> list[Ro
         else:
             layers = cost_only_family(name, [1.0], 224, 3, 1000, BITS)["w1"]
         rows += network_rows(name, layers, sot, mapping)
-    return rows + per_op_rows(sot, sram)
+    return rows + imce_rows(sot, mapping) + per_op_rows(sot, sram)
 
 
 def sensitivity_rows(params: DeviceParams, layers: list[GemmLayer],

@@ -75,5 +75,5 @@ def test_validation_report_reads_pimsim_from_the_code(tmp_path):
 def test_validation_report_full_run_is_fast(tmp_path):
     validation = _validation()
     rows = validation.validation_rows()
-    assert {r.network for r in rows} == {"vgg8", "resnet18", "per op"}
+    assert {r.network for r in rows} == {"vgg8", "resnet18", "alexnet", "per op"}
     assert all(r.pimsim > 0 and r.published > 0 for r in rows)
