@@ -134,11 +134,11 @@ def network_rows(name: str, layers: list[GemmLayer], params: DeviceParams,
             pub["energy_per_image_uj"] * 1e6 / pub["macs"], NEUROSIM,
             "as energy per image; NeuroSim counts valid windows only (fewer MACs), pimsim "
             "every MAC executed"),
-        Row(name, "latency per image, layer by layer", "ms", s.latency_ns * 1e-6,
+        Row(name, "latency per image (NeuroSim: sum of its layers)", "ms", s.latency_ns * 1e-6,
             pub["latency_ms"], NEUROSIM,
-            f"pimsim schedule: mapping policy '{mapping.policy.execution}'; NeuroSim "
-            "duplicates weights per layer and reads 64 rows per analog step; pimsim's "
-            "bit-serial step is one AND2 sense per bit pair"),
+            f"pimsim: its mapping's schedule (execution '{mapping.policy.execution}'); "
+            "NeuroSim duplicates weights per layer and reads 64 rows per analog step; "
+            "pimsim's bit-serial step is one AND2 sense per bit pair"),
         Row(name, "frames per second", "1/s", s.fps, pub["fps"], NEUROSIM,
             "NeuroSim pipelines images over its layers; pimsim reports its mapping's "
             "execution mode"),
