@@ -147,7 +147,7 @@ def test_one_small_layer_by_hand(preset):
         "row_write": 20 * write_bit + 4 * dec_e,
         "and2": 160 * (d.read_bit_energy_pj + d.cell_read_energy_pj) + 32 * 2 * dec_e,
         "bitcount": 160 * c.bitcounter_energy_per_bit_pj,
-        "shift_add": 32 * c.shift_adder_energy_pj,
+        "shift_add": 32 * d.shift_add_energy_pj,
         "bus": 52 * chip.bus_energy_per_bit_pj,
         "weight_reload": 80 * write_bit + 16 * dec_e,
     }

@@ -22,7 +22,8 @@ from pimsim.device import (
 from pimsim.device.events import EventCounts
 from pimsim.device.margins import check_margin
 from pimsim.device.params import PRESETS_DIR
-from pimsim.device.technologies.mtj import mtj_read_energy_pj, write_energy_pj
+from pimsim.device.physics import bitline_cap_ff, bitline_energy_pj, supply_energy_pj
+from pimsim.device.technologies.mtj import mtj_read_current_ua, write_energy_pj
 from pimsim.errors import PimsimError
 from pimsim.mapper import load_mapping, mapping_with_overrides
 
@@ -59,11 +60,14 @@ def test_every_value_has_source_or_assumption(name):
 def test_preset_derived_costs_positive_and_area_leakage_grow(name):
     p = load_device_params(name)
     d = p.derived
-    for value in (d.cell_read_energy_pj, d.read_bit_energy_pj, d.write_bit_energy_pj,
-                  d.read_latency_ns, d.write_latency_ns, d.cell_area_um2):
+    for value in (d.bitline_cap_ff, d.bitline_energy_pj, d.read_bit_energy_pj,
+                  d.write_bit_energy_pj, d.shift_add_energy_pj, d.read_latency_ns,
+                  d.write_latency_ns, d.cell_area_um2):
         assert value > 0
-    assert d.read_bit_energy_pj == (p.cell.read_energy_pj or
-                                    d.cell_read_energy_pj + p.circuit.sense_amp_energy_pj)
+    assert d.cell_read_energy_pj >= 0
+    assert d.read_bit_energy_pj == (p.cell.read_energy_pj or d.bitline_energy_pj
+                                    + d.cell_read_energy_pj + p.circuit.sense_amp_energy_pj)
+    assert d.shift_add_energy_pj > p.circuit.shift_adder_energy_pj
     assert d.write_bit_energy_pj == (p.cell.write_energy_pj or d.physics_write_energy_pj)
     assert d.cell_area_um2 == pytest.approx(p.cell.area_f2 * (p.cell.feature_size_nm / 1e3) ** 2)
     assert 0 < subarray_area_um2(p, 64, 64) < subarray_area_um2(p, 128, 64)
@@ -131,11 +135,9 @@ def test_sot_reproduces_prenat_2016_table1():
     assert p.cell.access_write_energy_pj == pytest.approx(0.1)
     assert d.write_bit_energy_pj == pytest.approx(0.1)
     assert p.mtj.write_current_ua == pytest.approx(100)
-    # A row sense charges cell + sense amplifier per column, well below the isolated access.
-    assert d.read_bit_energy_pj == pytest.approx(
-        d.cell_read_energy_pj + p.circuit.sense_amp_energy_pj
-    )
-    assert d.read_bit_energy_pj < p.cell.access_read_energy_pj
+    # A row sense charges bit line + cell + sense amplifier per column, far below the isolated
+    # access with its whole periphery.
+    assert d.read_bit_energy_pj < p.cell.access_read_energy_pj / 50
 
 
 def test_sot_resistance_matches_opennvram_geometry():
@@ -154,18 +156,21 @@ def test_sot_physics_write_energy_is_track_joule_heating():
     assert write_energy_pj(100, 560, 0.266) == pytest.approx(1e-8 * 560 * 0.266e-9 * 1e12)
 
 
-def test_stt_reproduces_nvsim_sample_cell():
+def test_stt_reproduces_nvsim_sample_cell_and_prenat_read():
     """NVSim sample_STTRAM.cell (as listed in the hardware notes): 57.5 F^2, R 6/12 kOhm,
-    read at 0.25 V, write 40.8 uA for 5 ns, 0.19 pJ."""
+    write 40.8 uA for 5 ns, 0.19 pJ; Prenat et al. 2016, Table 1: p-STT reads in SOT's 221 ps
+    and 1.8 pJ."""
     p = load_device_params("stt_mram_45nm")
     assert p.cell.area_f2 == 57.5
     assert p.mtj.resistance_p_ohm == 6000
     assert p.mtj.resistance_ap_ohm == pytest.approx(12000)
-    assert p.mtj.read_voltage_v == 0.25
     assert p.derived.write_latency_ns == 5
     assert p.derived.write_bit_energy_pj == pytest.approx(0.19)
-    # Physics read: 0.25^2 V^2 * (1/6k + 1/12k)/2 S * 1 ns = 7.8 fJ.
-    assert p.derived.cell_read_energy_pj == pytest.approx(0.0625 * 1.25e-4 * 1e3)
+    assert p.derived.read_latency_ns == pytest.approx(0.221)
+    assert p.cell.access_read_energy_pj == pytest.approx(1.8)
+    # Read current at the shared 0.1 V bias: 0.1 V * (1/6k + 1/12k)/2 S = 12.5 uA; from the
+    # 1 V supply for 0.221 ns: 2.7625 fJ.
+    assert p.derived.cell_read_energy_pj == pytest.approx(12.5 * 1.0 * 0.221 * 1e-3)
 
 
 def test_sram_reproduces_horowitz_and_is_volatile():
@@ -174,7 +179,7 @@ def test_sram_reproduces_horowitz_and_is_volatile():
     p = load_device_params("sram_45nm")
     assert not p.cell.nonvolatile
     assert p.cell.access_read_energy_pj == pytest.approx(10 / 64, rel=1e-2)
-    assert p.derived.read_bit_energy_pj < p.cell.access_read_energy_pj
+    assert p.derived.read_bit_energy_pj < p.cell.access_read_energy_pj / 10
     assert p.circuit.shift_adder_energy_pj == pytest.approx(0.1)
     assert subarray_leakage_uw(p, 256, 256) > subarray_leakage_uw(load_device_params(), 256, 256)
     assert op_margins(p)["maj3"] == 0.0
@@ -213,17 +218,89 @@ def test_margin_check_refuses_low_tmr():
         with_overrides(load_device_params(), {"mtj.tmr_ratio": 0.05})
 
 
-def test_read_energy_formula():
-    """E = V^2 (G_P + G_AP)/2 t: 0.1 V, 2.47 kOhm, TMR 0.9, 0.221 ns."""
+def test_read_current_formula():
+    """I = V (G_P + G_AP)/2: 0.1 V, 2.47 kOhm, TMR 0.9."""
     g = 0.5 * (1 / 2470 + 1 / (2470 * 1.9))
-    assert mtj_read_energy_pj(0.1, 2470, 0.9, 0.221) == pytest.approx(0.01 * g * 0.221e-9 * 1e12)
+    assert mtj_read_current_ua(0.1, 2470, 0.9) == pytest.approx(0.1 * g * 1e6)
+
+
+def test_sot_sense_energy_by_hand_from_the_bit_line_model():
+    """SOT default, 256 rows (``array.rows``), 1 V supply, 0.1 V read bias, 0.221 ns pulse.
+
+    Cell pitch sqrt(60 F^2) = sqrt(60) * 0.045 um = 0.34857 um; per row 0.2 fF/um * 0.34857 um
+    + 0.1 fF drain = 0.169714 fF; C_BL = 256 * 0.169714 = 43.4467 fF.
+    Bit line: 43.4467 fF * 1 V * 0.1 V = 4.3447 fJ.
+    Read current: 0.1 V * (1/2470 + 1/4693) / 2 = 30.8971 uA; * 1 V * 0.221 ns = 6.8283 fJ.
+    Sense amplifier 5 fJ. One column: 16.1729 fJ; an AND2 column adds a second cell: 23.0012 fJ.
+    Shift-add: 0.1 pJ adder + 2 * 32 bits * 0.009 pJ = 0.676 pJ.
+    """
+    p = load_device_params("sot_mram_45nm")
+    d = p.derived
+    assert p.array.rows == 256 and p.circuit.supply_voltage_v == 1.0
+    assert d.bitline_cap_ff == pytest.approx(43.4467, rel=1e-5)
+    assert d.bitline_energy_pj == pytest.approx(4.3447e-3, rel=1e-4)
+    assert d.cell_read_energy_pj == pytest.approx(6.8283e-3, rel=1e-4)
+    assert d.read_bit_energy_pj == pytest.approx(16.1729e-3, rel=1e-4)
+    assert d.shift_add_energy_pj == pytest.approx(0.676)
+    ev = EventCounts(and2_senses=1, and2_sense_bits=256, shift_adds=1)
+    c = cost(ev, p)
+    assert c.energy_pj["and2"] == pytest.approx(256 * 23.0012e-3 + 2 * 0.2, rel=1e-5)
+    assert c.energy_pj["shift_add"] == pytest.approx(0.676)
+    # The bit line grows with the rows the sub-array has; the rest of a column does not.
+    half = with_overrides(p, {"array.rows": 128}).derived
+    assert half.bitline_energy_pj == pytest.approx(d.bitline_energy_pj / 2)
+    assert half.read_bit_energy_pj - half.bitline_energy_pj == pytest.approx(
+        d.read_bit_energy_pj - d.bitline_energy_pj)
+
+
+def test_bit_line_formulas():
+    assert bitline_cap_ff(100, 0.25, 0.2, 0.1) == pytest.approx(100 * (0.2 * 0.5 + 0.1))
+    assert bitline_energy_pj(50.0, 1.0, 0.2) == pytest.approx(50e-15 * 0.2 * 1e12)
+    assert supply_energy_pj(20.0, 1.0, 0.5) == pytest.approx(20e-6 * 0.5e-9 * 1e12)
+
+
+# Keys whose values may differ between technology presets: each is a published difference
+# (or a technology-specific quantity with no counterpart in the other technologies).
+TECHNOLOGY_KEYS = {
+    "cell.nonvolatile", "cell.area_f2", "cell.write_pulse_ns", "cell.write_energy_pj",
+    "cell.access_read_energy_pj", "cell.access_write_energy_pj",
+    "mtj.resistance_p_ohm", "mtj.tmr_ratio", "mtj.write_current_ua",
+    "mtj.write_path_resistance_ohm",
+    "sram.cell_leakage_nw", "sram.two_row_margin_frac", "sram.bitline_swing_v",
+}
+
+
+def _leaves(name: str) -> dict[str, dict]:
+    raw = yaml.safe_load((PRESETS_DIR / f"{name}.yaml").read_text())
+    return {f"{g}.{k}": leaf for g, group in raw.items() if isinstance(group, dict)
+            for k, leaf in group.items()}
+
+
+def test_presets_share_every_assumption_that_is_not_a_technology_difference():
+    """SOT, STT and SRAM share read bias, read pulse, supply, bit line and periphery (the
+    ``circuit`` group note for note), so a technology comparison reflects only the keys of
+    TECHNOLOGY_KEYS."""
+    leaves = {name: _leaves(name) for name in PRESETS}
+    for a in PRESETS:
+        for b in PRESETS:
+            for key in (set(leaves[a]) & set(leaves[b])) - TECHNOLOGY_KEYS:
+                assert leaves[a][key]["value"] == leaves[b][key]["value"], (a, b, key)
+                if key.startswith(("circuit.", "array.")):
+                    assert leaves[a][key] == leaves[b][key], (a, b, key)
+    sot, stt = leaves["sot_mram_45nm"], leaves["stt_mram_45nm"]
+    assert set(sot) - TECHNOLOGY_KEYS == set(stt) - TECHNOLOGY_KEYS
+    assert sot["cell.read_pulse_ns"]["value"] == stt["cell.read_pulse_ns"]["value"] == 0.221
+    assert sot["mtj.read_voltage_v"] == stt["mtj.read_voltage_v"]
+    differing = {k for k in set(sot) & set(stt) if sot[k]["value"] != stt[k]["value"]}
+    assert differing <= TECHNOLOGY_KEYS and "cell.write_pulse_ns" in differing
 
 
 def test_overrides_replace_and_revalidate():
     base = load_device_params()
     new = with_overrides(base, {"cell.read_energy_pj": 0.5, "array.rows": 128})
     assert new.derived.read_bit_energy_pj == 0.5 and new.array.rows == 128
-    assert base.derived.read_bit_energy_pj == pytest.approx(0.005 + 0.000683, rel=1e-3)
+    assert base.derived.read_bit_energy_pj == pytest.approx(0.005 + 0.006828 + 0.004345,
+                                                            rel=1e-3)
     assert new.note("array.rows") == "override: 128"
     with pytest.raises(PimsimError, match=r"cell\.read_enrgy_pj: unknown key"):
         with_overrides(base, {"cell.read_enrgy_pj": 1.0})
@@ -245,6 +322,8 @@ def test_cost_and_area():
              + 2 * k.decoder_driver_energy_pj)
     )
     assert c.latency_ns["shift_add"] == pytest.approx(2 * k.shift_adder_latency_ns)
+    assert c.energy_pj["shift_add"] == pytest.approx(
+        2 * (k.shift_adder_energy_pj + 2 * k.accumulator_bits * k.register_energy_per_bit_pj))
     assert c.total_energy_pj == pytest.approx(sum(c.energy_pj.values()))
     assert cost(EventCounts(), p).total_energy_pj == 0
     assert subarray_area_um2(p, 256, 256) == pytest.approx(
@@ -362,12 +441,12 @@ def test_error_low_margin_file(tmp_path):
     assert _error(tmp_path, mutate).startswith("mtj.tmr_ratio: read sense margin 0.048 is below")
 
 
-def test_error_sram_needs_energies(tmp_path):
+def test_error_sram_needs_write_energy(tmp_path):
     raw = yaml.safe_load((PRESETS_DIR / "sram_45nm.yaml").read_text())
-    raw["cell"].pop("read_energy_pj")
+    raw["cell"].pop("write_energy_pj")
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(PimsimError, match=r"s\.yaml: cell\.read_energy_pj: missing"):
+    with pytest.raises(PimsimError, match=r"s\.yaml: cell\.write_energy_pj: missing"):
         load_device_params(path)
 
 

@@ -56,7 +56,7 @@ def test_one_layer_costs_equal_hand_computation():
     assert row.energy_row_write_pj == pytest.approx(e_write, rel=1e-12)
     assert row.energy_and2_pj == pytest.approx(e_and, rel=1e-12)
     assert row.energy_bitcount_pj == pytest.approx(160 * c.bitcounter_energy_per_bit_pj)
-    assert row.energy_shift_add_pj == pytest.approx(32 * c.shift_adder_energy_pj)
+    assert row.energy_shift_add_pj == pytest.approx(32 * d.shift_add_energy_pj)
     assert row.energy_bus_pj == pytest.approx(52 * 0.1)
     t_compute = (2 * (d.write_latency_ns + c.decoder_driver_latency_ns)
                  + 16 * (d.read_latency_ns + c.decoder_driver_latency_ns)
@@ -67,7 +67,7 @@ def test_one_layer_costs_equal_hand_computation():
     leak_pj = 2 * subarray_leakage_uw(params, 16, 8) * (t_compute + 1.0) * 1e-3
     assert row.energy_leakage_pj == pytest.approx(leak_pj)
     assert row.energy_pj == pytest.approx(e_write + e_and + 160 * c.bitcounter_energy_per_bit_pj
-                                          + 32 * c.shift_adder_energy_pj + 5.2 + leak_pj)
+                                          + 32 * d.shift_add_energy_pj + 5.2 + leak_pj)
     assert row.utilization == pytest.approx(4 * 10 * 2 / (2 * 16 * 8))
     totals = subnet_totals(layer_costs([layer], fmap, params), [layer], fmap, params)
     assert totals["tops_per_w"] == pytest.approx(2 * 40 / row.energy_pj)

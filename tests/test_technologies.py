@@ -49,8 +49,11 @@ class ToyCam(Technology):
     def validate(self, where, cell, group):
         pass
 
-    def cell_read_energy_pj(self, cell, group):
-        return 0.01
+    def read_current_ua(self, group):
+        return 10.0
+
+    def bitline_swing_v(self, group):
+        return 0.2
 
     def physics_write_energy_pj(self, cell, group):
         return 0.02
@@ -114,8 +117,12 @@ def test_a_new_technology_is_one_module_found_automatically(tmp_path, monkeypatc
     assert params.technology == "toy_cam" and params.cam.logic_margin_frac == 0.3
     assert {"sot_mram", "stt_mram", "sram", "toy_cam"} <= set(known_technologies())
     d = params.derived
-    assert d.cell_read_energy_pj == 0.01 and d.write_bit_energy_pj == 0.1  # the file's override
-    assert d.read_bit_energy_pj == 0.01 + params.circuit.sense_amp_energy_pj
+    assert d.write_bit_energy_pj == 0.1  # the file's override
+    # 10 uA from the 1 V supply for 0.221 ns; C_BL (the SOT cell's 60 F^2) swung by 0.2 V.
+    assert d.cell_read_energy_pj == pytest.approx(10 * 1.0 * 0.221e-3)
+    assert d.bitline_energy_pj == pytest.approx(d.bitline_cap_ff * 1.0 * 0.2e-3)
+    assert d.read_bit_energy_pj == pytest.approx(
+        d.bitline_energy_pj + d.cell_read_energy_pj + params.circuit.sense_amp_energy_pj)
     assert subarray_leakage_uw(params, 2, 3) == pytest.approx((3 * 10 + 2 * 3 * 2.0) * 1e-3)
     assert check_feasible(params, load_mapping().sense_ops) == {"and2": 0.3}
     weak = with_overrides(params, {"cam.logic_margin_frac": 0.05})

@@ -110,8 +110,9 @@ def _row_write(p: DeviceParams) -> ActionPrice:
 
 
 def _sense(rows: int, second_reference: bool = False) -> Callable[[DeviceParams], ActionPrice]:
-    """k-row sense: per column read_bit + (k - 1) * cell_read (+ sense_amp for a second
-    reference, XOR2); per sense k decoders;  t = read + decoder."""
+    """k-row sense: per column read_bit + (k - 1) * cell_read (one bit-line charge, k cell
+    currents; + sense_amp for a second reference, XOR2); per sense k decoders;
+    t = read + decoder."""
 
     def price(p: DeviceParams) -> ActionPrice:
         d, c = p.derived, p.circuit
@@ -131,9 +132,9 @@ def _bitcount(p: DeviceParams) -> ActionPrice:
 
 
 def _shift_add(p: DeviceParams) -> ActionPrice:
-    """Per action: shift_adder;  t = shift_adder."""
-    c = p.circuit
-    return ActionPrice(0.0, c.shift_adder_energy_pj, c.shift_adder_latency_ns)
+    """Per action: shift_adder + accumulator read and write (``derived.shift_add_energy_pj``);
+    t = shift_adder."""
+    return ActionPrice(0.0, p.derived.shift_add_energy_pj, p.circuit.shift_adder_latency_ns)
 
 
 SUBARRAY_EVENTS: tuple[SubarrayEvent, ...] = (

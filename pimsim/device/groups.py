@@ -33,14 +33,20 @@ class CellParams:
 
 @dataclass(frozen=True)
 class CircuitParams:
-    """Sub-array periphery: sense amplifiers, bit-counters, shift-adders, decoders, buffers."""
+    """Sub-array periphery: supply, bit lines, sense amplifiers, bit-counters, shift-adders with
+    their accumulators, decoders, buffers (formulas: :mod:`pimsim.device.physics`)."""
 
+    supply_voltage_v: float
+    bitline_wire_cap_ff_per_um: float
+    access_drain_cap_ff: float
     sense_amp_energy_pj: float
     sense_amp_min_margin_frac: float
     bitcounter_energy_per_bit_pj: float
     bitcounter_latency_ns: float
     shift_adder_energy_pj: float
     shift_adder_latency_ns: float
+    accumulator_bits: int
+    register_energy_per_bit_pj: float
     decoder_driver_energy_pj: float
     decoder_driver_latency_ns: float
     buffer_energy_per_bit_pj: float
@@ -51,7 +57,8 @@ class CircuitParams:
 
 @dataclass(frozen=True)
 class ArrayParams:
-    """Default sub-array geometry (the mapper passes its own)."""
+    """Default sub-array geometry (the mapper passes its own); ``rows`` sets the bit-line length
+    of :attr:`DeviceParams.derived`."""
 
     rows: int
     cols: int

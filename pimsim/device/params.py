@@ -69,8 +69,9 @@ class DeviceParams:
 
     @cached_property
     def derived(self) -> DerivedCosts:
-        """Per-bit and per-row costs derived from the parameters (see :mod:`physics`)."""
-        return derive_costs(self.tech, self.cell, self.circuit, self.tech_params)
+        """Per-bit and per-row costs derived from the parameters (see :mod:`physics`), for a
+        bit line of ``array.rows`` rows."""
+        return derive_costs(self.tech, self.cell, self.circuit, self.tech_params, self.array.rows)
 
     def validate(self) -> None:
         """The technology's own checks, and the single-row read margin (values are checked

@@ -38,8 +38,13 @@ class Technology(ABC):
         """Checks beyond the values' types and ranges; a one-line PimsimError naming ``where``."""
 
     @abstractmethod
-    def cell_read_energy_pj(self, cell: CellParams, group: Any) -> float:
-        """Energy of one activated cell during a sense, pJ."""
+    def read_current_ua(self, group: Any) -> float:
+        """Mean current one activated cell draws from the supply during a sense, uA (0 where
+        the cell current only discharges the bit line, counted in its swing)."""
+
+    @abstractmethod
+    def bitline_swing_v(self, group: Any) -> float:
+        """Voltage swing of a bit line during one sense, V."""
 
     @abstractmethod
     def physics_write_energy_pj(self, cell: CellParams, group: Any) -> float | None:

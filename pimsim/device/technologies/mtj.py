@@ -1,6 +1,6 @@
 """MTJ-based technologies (SOT- and STT-MRAM): the ``mtj`` group, its physics and sense margins.
 
-Units: V, Ohm, uA, ns in; pJ out. Multi-row (Pinatubo) sensing: activating k rows on one bit
+Units: V, Ohm, uA, ns in; uA, pJ out. Multi-row (Pinatubo) sensing: activating k rows on one bit
 line puts their cells in parallel, so the sense amplifier sees one of k + 1 resistance levels,
 set by how many of the k cells are anti-parallel (Li et al., "Pinatubo", DAC 2016). pimsim
 encodes logic 1 as the anti-parallel (high-resistance) state. A reference between two adjacent
@@ -47,16 +47,13 @@ def resistance_ap_ohm(resistance_p_ohm: float, tmr_ratio: float) -> float:
     return resistance_p_ohm * (1.0 + tmr_ratio)
 
 
-def mtj_read_energy_pj(
-    read_voltage_v: float, resistance_p_ohm: float, tmr_ratio: float, read_pulse_ns: float
+def mtj_read_current_ua(
+    read_voltage_v: float, resistance_p_ohm: float, tmr_ratio: float
 ) -> float:
-    """Cell read energy E = V^2 * (G_P + G_AP) / 2 * t, averaged over a stored 0 and 1.
-
-    Joule heating of the read current through the MTJ (Ohm's law); V^2/Ohm * ns = 1e-9 J = 1e3 pJ.
-    """
+    """Read current I = V_read * (G_P + G_AP) / 2 through the MTJ, averaged over a stored 0 and
+    1 (Ohm's law; V/Ohm = 1e6 uA)."""
     r_ap = resistance_ap_ohm(resistance_p_ohm, tmr_ratio)
-    mean_conductance = 0.5 * (1.0 / resistance_p_ohm + 1.0 / r_ap)
-    return read_voltage_v**2 * mean_conductance * read_pulse_ns * 1e3
+    return read_voltage_v * 0.5 * (1.0 / resistance_p_ohm + 1.0 / r_ap) * 1e6
 
 
 def write_energy_pj(write_current_ua: float, resistance_ohm: float, write_pulse_ns: float) -> float:
@@ -101,8 +98,9 @@ def mtj_margins(resistance_p_ohm: float, tmr_ratio: float) -> dict[str, float]:
 
 
 class MtjTechnology(Technology):
-    """A cell storing its bit in an MTJ: Joule-heating read and write energies, Pinatubo
-    margins from R_P and TMR, no cell leakage (a power-gated MRAM sub-array keeps its data)."""
+    """A cell storing its bit in an MTJ: read current from the read bias over R_P / R_AP with
+    the bit line clamped at the read bias, Joule-heating write energy, Pinatubo margins from
+    R_P and TMR, no cell leakage (a power-gated MRAM sub-array keeps its data)."""
 
     group = "mtj"
     params_cls = MtjParams
@@ -111,11 +109,13 @@ class MtjTechnology(Technology):
     def validate(self, where: str, cell: CellParams, group: MtjParams) -> None:
         """Nothing beyond the values' ranges: every energy can be derived."""
 
-    def cell_read_energy_pj(self, cell: CellParams, group: MtjParams) -> float:
-        """:func:`mtj_read_energy_pj` over the cell's read pulse."""
-        return mtj_read_energy_pj(
-            group.read_voltage_v, group.resistance_p_ohm, group.tmr_ratio, cell.read_pulse_ns
-        )
+    def read_current_ua(self, group: MtjParams) -> float:
+        """:func:`mtj_read_current_ua`."""
+        return mtj_read_current_ua(group.read_voltage_v, group.resistance_p_ohm, group.tmr_ratio)
+
+    def bitline_swing_v(self, group: MtjParams) -> float:
+        """The bit line is clamped at the read bias: ``mtj.read_voltage_v``."""
+        return group.read_voltage_v
 
     def physics_write_energy_pj(self, cell: CellParams, group: MtjParams) -> float:
         """:func:`write_energy_pj` of the write current through the write path."""

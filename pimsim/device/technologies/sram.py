@@ -1,8 +1,10 @@
 """6T SRAM with dual word-line bit-line computing (Jeloka et al., JSSC 2016; Neural Cache,
 Eckert et al., ISCA 2018): volatile, its cells leak while powered. Two rows on one bit line give
 AND (BL) and NOR (BLB); there are no resistance levels, so the file gives one two-row margin,
-three-row majority is not supported (margin 0), and the file must give the read and write
-energies (nothing to derive them from)."""
+three-row majority is not supported (margin 0). A sense discharges the precharged bit line by
+``sram.bitline_swing_v`` (its cell current is that discharge: no supply current beyond the
+bit-line charge), so the read energy follows the shared bit-line model; the file gives the
+write energy (``cell.write_energy_pj``)."""
 
 from __future__ import annotations
 
@@ -22,10 +24,11 @@ class SramParams:
 
     cell_leakage_nw: float
     two_row_margin_frac: float
+    bitline_swing_v: float
 
 
 class Sram(Technology):
-    """6T SRAM; ``cell.read_energy_pj`` and ``cell.write_energy_pj`` are required."""
+    """6T SRAM; ``cell.write_energy_pj`` is required."""
 
     name = "sram"
     group = "sram"
@@ -33,17 +36,19 @@ class Sram(Technology):
     margin_key = "sram.two_row_margin_frac"
 
     def validate(self, where: str, cell: CellParams, group: SramParams) -> None:
-        """The file must give ``cell.read_energy_pj`` and ``cell.write_energy_pj``."""
-        for key in ("read_energy_pj", "write_energy_pj"):
-            if getattr(cell, key) is None:
-                raise PimsimError(
-                    f"{where}: cell.{key}: missing (sram has no resistance to derive it from)"
-                )
+        """The file must give ``cell.write_energy_pj``."""
+        if cell.write_energy_pj is None:
+            raise PimsimError(
+                f"{where}: cell.write_energy_pj: missing (sram has no write physics to derive it)"
+            )
 
-    def cell_read_energy_pj(self, cell: CellParams, group: SramParams) -> float:
-        """The file's ``cell.read_energy_pj`` (bit-line sensing per column)."""
-        assert cell.read_energy_pj is not None
-        return cell.read_energy_pj
+    def read_current_ua(self, group: SramParams) -> float:
+        """0: the cell current discharges the bit line (counted in the bit-line charge)."""
+        return 0.0
+
+    def bitline_swing_v(self, group: SramParams) -> float:
+        """``sram.bitline_swing_v``: the discharge the sense amplifier resolves."""
+        return group.bitline_swing_v
 
     def physics_write_energy_pj(self, cell: CellParams, group: SramParams) -> None:
         """None: the file gives ``cell.write_energy_pj``."""
