@@ -219,7 +219,8 @@ def psum_bits(layer: GemmLayer, cols: int) -> int:
 
 @dataclass(frozen=True)
 class Powered:
-    """Sub-arrays of a running sub-net: ``running`` compute (own weights and copies),
+    """Sub-arrays of a running sub-net: ``own`` hold its weights (more than the chip when
+    weights are reloaded), ``running`` compute (own weights and copies, at most the chip),
     ``powered`` leak (the running ones, or the family and the copies for volatile cells kept
     powered), ``gated``: each layer's sub-arrays leak only while it runs (layer gating)."""
 
@@ -236,9 +237,9 @@ def powered(layers: list[GemmLayer], fmap: FamilyMap, params: DeviceParams,
     most the chip) leaks for the whole inference; nonvolatile cells are gated per layer in
     layer-by-layer execution with ``policy.gate_layers``."""
     chip, policy = fmap.mapping.chip, fmap.mapping.policy
-    own = min(len(fmap.subnet_subarrays(layers)), chip.subarrays)
+    own = len(fmap.subnet_subarrays(layers))
     extra = sum((copies[x.name] - 1) * x.subarrays(chip.rows, chip.cols) for x in layers)
-    running = own + extra
+    running = min(own + extra, chip.subarrays)
     if not params.cell.nonvolatile:
         if policy.volatile_unused == "keep-powered":
             return Powered(own, running,
@@ -359,7 +360,7 @@ def subnet_totals(table: pd.DataFrame, layers: list[GemmLayer], fmap: FamilyMap,
         "compute_subarrays": power.running,
         "powered_subarrays": power.powered,
         "utilization": float(table.weight_bits.sum()) / (power.own * chip.rows * chip.cols),
-        "area_mm2": power.own * area_sa * 1e-6,
+        "area_mm2": min(power.own, chip.subarrays) * area_sa * 1e-6,
         "family_area_mm2": family_area_mm2,
         "chip_area_mm2": chip_area_mm2(fmap, params),
     }
