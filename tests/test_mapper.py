@@ -6,7 +6,6 @@ import pytest
 
 from pimsim.device import load_device_params, subarray_area_um2, subarray_leakage_uw
 from pimsim.errors import PimsimError
-from pimsim.simulate.costs import family_costs
 from pimsim.mapper import (
     GemmLayer,
     duplicate,
@@ -18,6 +17,7 @@ from pimsim.mapper import (
     subnet_totals,
     switch_cost,
 )
+from pimsim.simulate.costs import family_costs
 
 
 def linear(c_in, c_out, name="fc", x_bits=2, w_bits=2, out_bits=8):

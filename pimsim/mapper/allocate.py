@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pimsim.device import EventCounts, Tiling, gemm_events, weight_load_events
 from pimsim.errors import PimsimError
@@ -97,19 +98,23 @@ class GemmLayer:
     def weight_bits(self) -> int:
         return self.c_out * self.reduction * self.w_bits
 
+    @lru_cache(maxsize=4096)  # noqa: B019 (layers are frozen; sweeps re-cost them)
     def tiling(self, rows: int, cols: int) -> Tiling:
         """The tiling of one group's GEMM (``C_out / groups`` channels)."""
         return Tiling(self.gemm.group_c_out, self.reduction, self.x_bits, self.w_bits, rows,
                       cols)
 
+    @lru_cache(maxsize=4096)  # noqa: B019 (layers are frozen; sweeps re-cost them)
     def subarrays(self, rows: int, cols: int) -> int:
         """Sub-arrays of one copy of the layer: groups * tiling.subarrays."""
         return self.groups * self.tiling(rows, cols).subarrays
 
+    @lru_cache(maxsize=4096)  # noqa: B019 (layers are frozen; sweeps re-cost them)
     def events(self, rows: int, cols: int, images: int = 1) -> EventCounts:
         """Closed-form compute events of ``images`` inferences: every group's GEMM."""
         return gemm_events(self.tiling(rows, cols), self.pixels * images) * self.groups
 
+    @lru_cache(maxsize=4096)  # noqa: B019 (layers are frozen; sweeps re-cost them)
     def load_events(self, rows: int, cols: int) -> EventCounts:
         """Writing every group's weight bit-planes once."""
         return weight_load_events(self.tiling(rows, cols)) * self.groups
@@ -153,6 +158,11 @@ class FamilyMap:
     def resident(self) -> bool:
         """All weights of the family stay on chip (no reloads)."""
         return self.total_subarrays <= self.mapping.chip.subarrays
+
+    def subnet_subarray_count(self, layers: list[GemmLayer]) -> int:
+        """``len(subnet_subarrays(layers))`` without building the ids (layers are disjoint)."""
+        chip = self.mapping.chip
+        return sum(layer.subarrays(chip.rows, chip.cols) for layer in layers)
 
     def subnet_subarrays(self, layers: list[GemmLayer]) -> frozenset[int]:
         ids: set[int] = set()

@@ -237,7 +237,7 @@ def powered(layers: list[GemmLayer], fmap: FamilyMap, params: DeviceParams,
     most the chip) leaks for the whole inference; nonvolatile cells are gated per layer in
     layer-by-layer execution with ``policy.gate_layers``."""
     chip, policy = fmap.mapping.chip, fmap.mapping.policy
-    own = len(fmap.subnet_subarrays(layers))
+    own = fmap.subnet_subarray_count(layers)
     extra = sum((copies[x.name] - 1) * x.subarrays(chip.rows, chip.cols) for x in layers)
     running = min(own + extra, chip.subarrays)
     if not params.cell.nonvolatile:
@@ -262,7 +262,7 @@ def layer_costs(layers: list[GemmLayer], fmap: FamilyMap, params: DeviceParams) 
     for layer in layers:
         t = layer.tiling(chip.rows, chip.cols)
         r = copies[layer.name]
-        own = len(fmap.placements[layer.name].subarray_ids(layer))
+        own = layer.subarrays(chip.rows, chip.cols)
         events = layer.events(chip.rows, chip.cols)
         compute = cost(events, params)
         passes = math.ceil(layer.subarrays(chip.rows, chip.cols) / chip.subarrays)

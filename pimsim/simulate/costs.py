@@ -21,7 +21,8 @@ from pimsim.mapper import (
 def family_costs(family: Mapping[str, list[GemmLayer]], params: DeviceParams,
                  mapping: ChipMapping) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(subnets, layers)``: one row per sub-net (totals, switching cost from the next
-    narrower sub-net, writing its weight copies) and one row per layer per sub-net, narrowest sub-net first. A device
+    narrower sub-net, writing its weight copies) and one row per layer per sub-net, narrowest
+    sub-net first. A device
     that cannot sense the mapping's operations is refused (:func:`check_feasible`)."""
     check_feasible(params, mapping.sense_ops)
     fmap = map_family(family, mapping)
