@@ -1,4 +1,4 @@
-"""Cost model of a mapped sub-net: energy by event, latency, memory, area, per layer and total.
+"""Cost model of a mapped sub-net: energy by event, latency, bounds, memory, area.
 
 Every costed event kind is declared once, in :data:`EVENTS`: the sub-array actions of
 :data:`pimsim.device.events.SUBARRAY_EVENTS` (priced per action and per bit by the device),
@@ -7,29 +7,45 @@ then the chip-level events of :data:`CHIP_EVENTS` (priced here from the chip and
 ``energy_pj`` is their sum, in table order.
 
 Per weight layer of a sub-net (``L``: its :class:`GemmLayer` of ``G`` groups, ``T``: the
-tiling of one group's GEMM on the chip's ``rows x cols`` sub-arrays, ``n = G * T.subarrays``):
+tiling of one group's GEMM on the chip's ``rows x cols`` sub-arrays, ``n = G * T.subarrays``,
+``r``: its copies from :func:`pimsim.mapper.allocate.duplicate`, ``N``: the chip's sub-arrays):
 
 - sub-array events: ``G *`` :func:`pimsim.device.gemm_events` ``(T, pixels)``
-  (``L.events``), costed by :func:`pimsim.device.cost`.
-- compute latency: the sub-arrays of a layer work in parallel, so it is the serial latency of
-  the busiest one, which holds ``min(g, C_out)`` channels and ``min(cols, R)`` columns and
-  computes ``ceil(pixels / r)`` pixels (``r`` weight copies, ``policy.replicate``):
-  ``cost(gemm_events(Tiling(min(g, C_out), min(cols, R), ...), ceil(pixels / r)))``,
-  times ``ceil(n / chip sub-arrays)`` passes when the layer is larger than the chip.
+  (``L.events``), costed by :func:`pimsim.device.cost`; copies add no dynamic energy.
+- compute latency: the sub-arrays of a layer and its copies work in parallel; the busiest holds
+  ``min(g, C_out)`` channels and ``min(cols, R)`` columns and computes ``ceil(pixels / r)``
+  pixels: :func:`compute_ns` of its events (row writes serial, then ``steps * step_ns`` with
+  :func:`step_ns` the slowest of sense, bit-count and shift-add when ``policy.overlap_stages``,
+  their sum otherwise, plus one pipeline fill), times ``ceil(n / N)`` passes when the layer is
+  larger than the chip (weights reloaded).
 - bus: input activations (``C_in H W x_bits``) and outputs (``C_out H' W' out_bits``) cross the
-  global bus once.
+  global bus once: ``ceil(bits / bus_width_bits) / clock_ghz``.
+- partial sums: when the reduction spans ``C > 1`` column chunks, each output gathers ``C - 1``
+  partials of ``x_bits + w_bits + ceil(log2(min(R, cols)))`` bits (moved at
+  ``psum_energy_per_bit_pj``, added at ``psum_add_energy_pj``) over one bus-wide link.
+- activation buffer: every input bit is read from it and every output bit written to it once
+  (``buffer_energy_per_bit_pj``); it holds the family's peak ``act_in + act_out`` of one layer
+  (``FamilyMap.buffer_bits``) and leaks ``buffer_leakage_nw_per_bit`` while the chip runs.
 - weight reload (policy ``weights: reload`` only): ``G *`` :func:`weight_load_events` ``(T)``
   (``L.load_events``) every inference; its latency is the busiest sub-array's
   ``min(g, C_out) * w_bits`` row writes.
-- leakage: ``P_leak = powered sub-arrays * subarray_leakage_uw`` over the layer latency;
-  powered = the sub-net's own sub-arrays, except volatile (SRAM) cells under
-  ``volatile_unused: keep-powered``, where every sub-array of the family stays powered.
+- power gating (nonvolatile cells, layer-by-layer, ``policy.gate_layers``): only the running
+  layer's ``n * r`` sub-arrays are powered, each woken once per image
+  (``wakeup_energy_pj``; ``wakeup_latency_ns`` once per layer).
+- leakage (:func:`powered`): layer-by-layer, the powered sub-arrays over the layer latency
+  (gated: the layer's own; otherwise every powered one); pipelined, every running sub-array
+  (and the idle powered ones, shared equally among the layers) over the frame interval. Volatile
+  cells keep weights only while powered: never gated per layer, and under
+  ``volatile_unused: keep-powered`` the whole family and the copies leak.
 
-Layer latency = compute + bus + reload (no overlap assumed: an upper bound). Totals: energy and
-latency add over layers; ``fps = 1e9 / latency_ns`` (layer-by-layer) or ``1e9 / max layer
-latency`` (pipelined); ``TOPS/W = 2 * MACs / energy_pj`` (2 ops per MAC; ops/pJ = TOPS/W);
-``power_mw = energy_pj * fps * 1e-9``. Residual additions, pooling and requantization run in
-the CMOS periphery and are not costed. The model is uncalibrated against silicon.
+Layer latency = ``max(compute, bus + partial sums)`` when stages overlap (transfers stream while
+the sub-arrays work), their sum otherwise, plus reload and wake-up. Totals: energy and latency add
+over layers; frame interval = the latency (layer-by-layer) or the slowest layer (pipelined over
+images), ``fps = 1e9 / frame interval``; ``TOPS/W = 2 * MACs / energy_pj`` (2 ops per MAC);
+``power_mw = energy_pj * fps * 1e-9``; bounds in :func:`subnet_totals`. Copies are written when
+a sub-net is switched in (:func:`copy_write_cost`). Residual additions, pooling and
+requantization run in the CMOS periphery and are not costed. The model is uncalibrated against
+silicon.
 """
 
 from __future__ import annotations
@@ -90,8 +106,8 @@ class ChipEvent:
 
 @dataclass(frozen=True)
 class Leak:
-    """Leakage of one layer row: ``subarrays`` (may be fractional, see ``_leaks``) and the
-    activation buffer's ``buffer_bits`` leak over ``window_ns``."""
+    """Leakage power charged to one layer row (its sub-arrays', the buffer's share) and the
+    window it lasts (the layer latency, or the frame interval when pipelined)."""
 
     subarray_uw: float
     buffer_uw: float
