@@ -213,14 +213,22 @@ def step_ns(params: DeviceParams, overlap: bool) -> float:
 
 
 def compute_ns(events: EventCounts, params: DeviceParams, overlap: bool) -> float:
-    """One sub-array's compute time: ``row_writes * t_write + and2_senses * step_ns`` plus, when
-    stages overlap, one pipeline fill ``(t_sense + t_count + t_shift_add) - step_ns``. Row writes
-    of the activation planes stay serial: a plane must be written before any sense reads it,
-    and the sub-array has no spare rows to write the next pixel's planes while it senses."""
-    t_write = _PRICE["row_write"].price(params).latency_ns
-    step = step_ns(params, overlap)
-    fill = step_ns(params, False) - step if events.and2_senses else 0.0
-    return events.row_writes * t_write + events.and2_senses * step + fill
+    """One sub-array's compute time. Serial: ``cost(events).total_latency_ns``. With overlapped
+    stages: the row writes, then the slowest stage's total time (every other event kind is a
+    pipeline stage: sense, bit-count, shift-add, one of each per step), plus one pipeline fill
+    (the other stages' latency once). Row writes of the activation planes stay serial: a plane
+    must be written before any sense reads it, and the sub-array has no spare rows to write the
+    next pixel's planes while it senses."""
+    c = cost(events, params)
+    if not overlap:
+        return c.total_latency_ns
+    staged = [kind for kind in SUBARRAY_EVENTS
+              if kind.name != "row_write" and getattr(events, kind.count_field)]
+    if not staged:
+        return c.latency_ns["row_write"]
+    latencies = [kind.price(params).latency_ns for kind in staged]
+    return (c.latency_ns["row_write"] + max(c.latency_ns[kind.name] for kind in staged)
+            + sum(latencies) - max(latencies))
 
 
 def _busiest(t: Tiling) -> Tiling:
