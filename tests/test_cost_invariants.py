@@ -132,6 +132,10 @@ def test_cost_invariants(families, preset, bits, mapping_name):
     assert (s.chip_area_mm2 >= s.family_area_mm2).all()
     assert (s.family_area_mm2 >= s.area_mm2).all()
     assert (s.compute_subarrays <= mapping.chip.subarrays).all()
+    if mapping.policy.weights == "resident":  # the copies fit: sum_l r_l n_l <= N
+        running = layers.groupby("subnet").compute_subarrays.sum()
+        assert (running <= mapping.chip.subarrays).all()
+        assert (running == s.compute_subarrays.reindex(running.index)).all()
     assert (s.subarrays == [len(i) for i in ids]).all()
     if MAPPINGS[mapping_name].get("policy.weights") == "reload":
         assert (layers.energy_weight_reload_pj > 0).all()

@@ -21,10 +21,11 @@ of its layers, as NeuroSim's floorplanner duplicates layers; copy ``i`` of a lay
 ``1/r`` of its output pixels. Layer ``l`` (``n_l`` sub-arrays per copy, ``s_l`` AND2 steps per
 image) gets a share ``S_l`` of the chip proportional to ``sqrt(s_l)`` in layer-by-layer execution
 (this minimises ``sum_l s_l / S_l``, the layer-wise bound) or to ``s_l`` in pipelined execution
-(equal stage times), by water-filling: a layer whose share is below one copy keeps one, a
-layer whose share exceeds one copy per output pixel gets one per pixel, the rest is shared
-again; then ``r_l = floor(S_l / n_l)``. Copies live first in sub-arrays no sub-net uses, then
-over the wider sub-nets' sub-arrays, so they are written at each switch (``mapper/cost.py``).
+(equal stage times), by water-filling: a layer whose share is below one copy keeps one (these
+first), a layer whose share exceeds one copy per output pixel gets one per pixel, the rest is
+shared again; then ``r_l = floor(S_l / n_l)``, so ``sum_l r_l n_l <= N``. Copies live first in
+sub-arrays no sub-net uses, then over the wider sub-nets' sub-arrays, so they are written at
+each switch (``mapper/cost.py``).
 """
 
 from __future__ import annotations
@@ -231,9 +232,11 @@ def duplicate(layers: list[GemmLayer], fmap: FamilyMap) -> dict[str, int]:
         left = chip.subarrays - sum(fixed.values())
         total = sum(weight[name] for name in free)
         share = {name: left * weight[name] / total for name in free} if total else {}
-        clamp = {name: own[name] * (1 if s < own[name] else most[name])
-                 for name, s in share.items()
-                 if s < own[name] or s > own[name] * most[name]}
+        # lows first (raising them lowers every other share), then highs (lowering them only
+        # raises the others): the fixed amounts never exceed what is left
+        clamp = {name: own[name] for name, s in share.items() if s < own[name]} or \
+            {name: own[name] * most[name] for name, s in share.items()
+             if s > own[name] * most[name]}
         if not clamp:
             break
         fixed.update(clamp)
