@@ -227,3 +227,15 @@ def test_duplication_divides_pixels_over_copies_in_the_free_subarrays():
     assert s.loc["w0.5", "energy_copy_write_pj"] == pytest.approx(
         9 * (8 * 8 * 72 * write + 8 * 8 * 3 * params.circuit.decoder_driver_energy_pj))
     assert s.loc["w1", "copy_write"] == "at each switch into this sub-net"
+
+
+def test_gated_sram_rewrites_spilled_weights_once():
+    """Gated SRAM: the weights w1 adds are rewritten by the switch (switch_cost), the copy write
+    is the 3 copies only (no double count)."""
+    fam = {"w1": [conv(16, 16, 8, "c")], "w0.5": [conv(8, 8, 8, "c")]}
+    mapping = mapping_with_overrides(load_mapping(), {
+        "chip.rows": 64, "chip.cols": 32, "chip.banks": 1, "chip.mats_per_bank": 1,
+        "chip.subarrays_per_mat": 60, "policy.volatile_unused": "gate"})
+    s = family_costs(fam, load_device_params("sram_45nm"), mapping)[0].set_index("subnet")
+    assert s.loc["w1", "switch_write_bits"] == (16 * 144 - 8 * 72) * 8
+    assert s.loc["w1", "copy_write_bits"] == 3 * 16 * 8 * 144

@@ -425,14 +425,16 @@ def copy_write_cost(layers: list[GemmLayer], narrower: list[GemmLayer] | None,
     """Writing the copies of :func:`duplicate` when this sub-net is switched in (once at
     configuration for a single sub-net): ``(r_l - 1)`` weight loads of every layer, plus this
     sub-net's weights beyond the next narrower one's when that one's copies did not fit in the
-    sub-arrays no sub-net uses and overwrote them (they are rewritten from the family's copy)."""
+    sub-arrays no sub-net uses and overwrote them (rewritten as a gated SRAM's are, and counted
+    there, by :func:`switch_cost`, when volatile cells are gated)."""
     chip = fmap.mapping.chip
     copies = duplicate(layers, fmap)
     extra = EventCounts()
     for layer in layers:
         extra = extra + layer.load_events(chip.rows, chip.cols) * (copies[layer.name] - 1)
     bits, energy = extra.row_write_bits, cost(extra, params).total_energy_pj
-    if narrower is not None:
+    reloaded = not params.cell.nonvolatile and fmap.mapping.policy.volatile_unused == "gate"
+    if narrower is not None and not reloaded:  # (gated SRAM: switch_cost rewrites them)
         spare = chip.subarrays - fmap.total_subarrays
         spilled = powered(narrower, fmap, params, duplicate(narrower, fmap))
         if spilled.running - spilled.own > spare:
