@@ -10,8 +10,13 @@ chip of 10 sub-arrays of 16 x 8 cells, SOT-MRAM:
   partial sums; bus and buffer 4*4*2 + 3*4*8 = 128 bits. The buffer holds the peak, 208 bits.
 
 Duplication, layer-by-layer: shares 10 * sqrt(s) / (sqrt(128) + sqrt(48)) = 6.20 and 3.80
-sub-arrays -> 3 copies of ``a`` (6 sub-arrays) and 3 of ``b``; each copy computes
-ceil(4 / 3) = 2 pixels. Pipelined: shares 10 * s / 176 = 7.27 and 2.73 -> 3 and 2 copies.
+sub-arrays -> floor: 3 copies of ``a`` (2 sub-arrays each) and 3 of ``b``, each computing
+ceil(4 / 3) = 2 pixels, which 2 copies do as well: 2 and 2, 6 sub-arrays, 4 left. Filling them:
+``b`` to 4 copies (1 pixel each) saves 2 * 12 - 12 = 12 steps for 2 sub-arrays, ``a`` to 4
+saves 16 for 4: ``b`` goes first; then ``a`` does not fit (2 left). Copies: a 2, b 4, each
+busiest copy computing 2 and 1 pixels. Pipelined: shares 10 * s / 176 = 7.27 and 2.73 ->
+floor 3 and 2 -> 2 and 2; the slowest layer (a: 2 pixels x 16 steps) takes the 4 left: a 4,
+b 2.
 """
 
 import math
@@ -56,19 +61,20 @@ def test_two_layers_layer_by_layer_by_hand(overlap):
     chip = mapping.chip
     fmap = map_family({"w1": [A, B]}, mapping)
     assert fmap.total_subarrays == 3 and fmap.buffer_bits == 208
-    assert duplicate([A, B], fmap) == {"a": 3, "b": 3}
+    assert duplicate([A, B], fmap) == {"a": 2, "b": 4}
     table = layer_costs([A, B], fmap, params).set_index("layer")
     t_write, stages = stage_times(params)
     step = max(stages) if overlap else sum(stages)
     fill = sum(stages) - step
-    # busiest copy: 2 pixels; a: 4 channels x 4 bit pairs, b: 3 x 4; 2 activation rows a pixel
-    compute = {"a": 4 * t_write + 2 * 16 * step + fill, "b": 4 * t_write + 2 * 12 * step + fill}
+    # busiest copy: a 2 pixels of 4 channels x 4 bit pairs, b 1 pixel of 3 x 4; 2 activation
+    # rows a pixel
+    compute = {"a": 4 * t_write + 2 * 16 * step + fill, "b": 2 * t_write + 12 * step + fill}
     transfer = {"a": 1.0 + 1.0, "b": 1.0 + 0.0}  # bus (one 256-bit beat) + partial sums
     leak_sa = subarray_leakage_uw(params, 16, 8)
-    for name, subarrays, bits, psums in (("a", 2, 208, 16), ("b", 1, 128, 0)):
+    for name, subarrays, r, bits, psums in (("a", 2, 2, 208, 16), ("b", 1, 4, 128, 0)):
         row = table.loc[name]
-        assert (row.subarrays, row.replicas, row.compute_subarrays) == (subarrays, 3,
-                                                                        3 * subarrays)
+        assert (row.subarrays, row.replicas, row.compute_subarrays) == (subarrays, r,
+                                                                        r * subarrays)
         assert row.latency_compute_ns == pytest.approx(compute[name], rel=1e-12)
         work = max(compute[name], transfer[name]) if overlap \
             else compute[name] + transfer[name]
@@ -78,9 +84,9 @@ def test_two_layers_layer_by_layer_by_hand(overlap):
         assert row.energy_psum_pj == pytest.approx(
             psums * (7 * chip.psum_energy_per_bit_pj + chip.psum_add_energy_pj), rel=1e-12)
         assert row.energy_buffer_pj == pytest.approx(bits * chip.buffer_energy_per_bit_pj)
-        assert row.energy_wakeup_pj == pytest.approx(3 * subarrays * chip.wakeup_energy_pj)
+        assert row.energy_wakeup_pj == pytest.approx(r * subarrays * chip.wakeup_energy_pj)
         # only the running layer's sub-arrays (and copies) leak, only while it runs
-        assert row.energy_leakage_pj == pytest.approx(3 * subarrays * leak_sa * t_layer * 1e-3,
+        assert row.energy_leakage_pj == pytest.approx(r * subarrays * leak_sa * t_layer * 1e-3,
                                                       rel=1e-12)
         assert row.energy_buffer_leakage_pj == pytest.approx(
             208 * chip.buffer_leakage_nw_per_bit * 1e-3 * t_layer * 1e-3, rel=1e-12)
@@ -93,20 +99,21 @@ def test_two_layers_layer_by_layer_by_hand(overlap):
     assert totals["compute_utilization"] == pytest.approx(
         totals["latency_bound_ns"] / totals["latency_ns"], rel=1e-12)
     assert (totals["subarrays"], totals["compute_subarrays"], totals["powered_subarrays"]) == \
-        (3, 9, 9)
+        (3, 8, 8)
 
 
 def test_two_layers_pipelined_by_hand():
-    """Shares by work: 3 copies of a, 2 of b (b's busiest copy: 2 pixels). Every running
-    sub-array leaks for the frame interval (the slowest layer); nothing is gated."""
+    """Shares by work, then the slowest layer: 4 copies of a, 2 of b (b's busiest copy: 2
+    pixels). Every running sub-array leaks for the frame interval (the slowest layer); nothing
+    is gated."""
     params = load_device_params("sot_mram_45nm")
     fmap = map_family({"w1": [A, B]}, tiny(execution="pipelined"))
-    assert duplicate([A, B], fmap) == {"a": 3, "b": 2}
+    assert duplicate([A, B], fmap) == {"a": 4, "b": 2}
     table = layer_costs([A, B], fmap, params).set_index("layer")
     frame = table.latency_ns.max()
     leak_sa = subarray_leakage_uw(params, 16, 8)
     assert (table.energy_wakeup_pj == 0).all() and (table.latency_wakeup_ns == 0).all()
-    for name, running in (("a", 6), ("b", 2)):
+    for name, running in (("a", 8), ("b", 2)):
         assert table.loc[name, "energy_leakage_pj"] == pytest.approx(
             running * leak_sa * frame * 1e-3, rel=1e-12)
     totals = subnet_totals(table.reset_index(), [A, B], fmap, params)

@@ -23,7 +23,9 @@ image) gets a share ``S_l`` of the chip proportional to ``sqrt(s_l)`` in layer-b
 (this minimises ``sum_l s_l / S_l``, the layer-wise bound) or to ``s_l`` in pipelined execution
 (equal stage times), by water-filling: a layer whose share is below one copy keeps one (these
 first), a layer whose share exceeds one copy per output pixel gets one per pixel, the rest is
-shared again; then ``r_l = floor(S_l / n_l)``, so ``sum_l r_l n_l <= N``. Copies live first in
+shared again; then ``r_l = floor(S_l / n_l)``, so ``sum_l r_l n_l <= N``, lowered to the fewest
+copies giving the same pixels per copy; the sub-arrays left go to the layers they speed up most
+(:func:`_fill`). Copies live first in
 sub-arrays no sub-net uses, then over the wider sub-nets' sub-arrays, so they are written at
 each switch (``mapper/cost.py``).
 """
@@ -241,5 +243,37 @@ def duplicate(layers: list[GemmLayer], fmap: FamilyMap) -> dict[str, int]:
             break
         fixed.update(clamp)
     for name, s in {**share, **fixed}.items():
-        copies[name] = max(1, min(most[name], math.floor(s / own[name])))
+        r = max(1, min(most[name], math.floor(s / own[name])))
+        copies[name] = -(-most[name] // -(-most[name] // r))  # fewest copies, same pixels each
+    _fill(copies, own, most, {x.name: x.tiling(chip.rows, chip.cols) for x in layers},
+          chip.subarrays, policy.execution == "pipelined")
     return copies
+
+
+def _fill(copies: dict[str, int], own: dict[str, int], most: dict[str, int],
+          tilings: dict[str, Tiling], subarrays: int, pipelined: bool) -> None:
+    """Give the sub-arrays the floors left idle to the layers they speed up most. Layer ``l``
+    takes ``ceil(p_l / r_l)`` pixels of its busiest sub-array's steps; its next useful copy count
+    is ``ceil(p / (ceil(p / r) - 1))``. Layer-by-layer: the most time saved per added sub-array,
+    among the layers that fit; pipelined: the slowest layer, while it fits."""
+    per_pixel = {name: min(t.channels_per_subarray, t.c_out) * t.x_bits * t.w_bits
+                 for name, t in tilings.items()}
+    left = subarrays - sum(copies[name] * own[name] for name in copies)
+    while True:
+        options = []  # (gain, name, next copy count, sub-arrays it adds)
+        for name, r in copies.items():
+            pixels = -(-most[name] // r)
+            if pixels > 1:
+                nxt = -(-most[name] // (pixels - 1))
+                extra = (nxt - r) * own[name]
+                saved = per_pixel[name] * (pixels - -(-most[name] // nxt))
+                gain = pixels * per_pixel[name] if pipelined else saved / extra
+                if pipelined or extra <= left:
+                    options.append((gain, name, nxt, extra))
+        if not options:
+            return
+        _, name, nxt, extra = max(options)
+        if extra > left:
+            return
+        left -= extra
+        copies[name] = nxt
