@@ -3,8 +3,10 @@
 Families are resnet20 at 8x8 (cost only, milliseconds). Invariants: the per-event energy
 columns are exactly the table's and sum to ``energy_pj`` (layers and sub-nets); a narrower
 sub-net's sub-arrays are a subset of a wider one's; energy, MACs, sub-arrays and latency do not
-decrease with width; every event energy is >= 0; utilization is in (0, 1]; and one small layer
-costs what the formulas give by hand.
+decrease with width, and latency strictly increases with width where copies use the free
+sub-arrays; every event energy is >= 0; utilization and compute utilization are in (0, 1];
+chip area >= family area >= sub-net area; and one small layer costs what the formulas give by
+hand.
 """
 
 import math
@@ -38,7 +40,9 @@ PRESETS = list_presets()
 WIDTHS = (0.25, 0.5, 0.75, 1.0)
 MAPPINGS = {
     "default": {},
-    "replicate": {"policy.replicate": True},
+    "serial-one-copy": {"policy.replicate": False, "policy.overlap_stages": False,
+                        "policy.gate_layers": False},
+    "pipelined": {"policy.execution": "pipelined"},
     "small-reload-gate": {"chip.rows": 64, "chip.cols": 64, "chip.banks": 1,
                           "chip.mats_per_bank": 1, "chip.subarrays_per_mat": 16,
                           "policy.weights": "reload", "policy.volatile_unused": "gate"},
@@ -91,16 +95,21 @@ def test_cost_invariants(families, preset, bits, mapping_name):
 
     # the energy columns are exactly the table's, and they sum to energy_pj
     for table in (layers, subnets):
-        found = [c for c in table.columns
-                 if c.startswith("energy_") and c.endswith("_pj") and c != "energy_pj"]
+        found = [c for c in table.columns if c.startswith("energy_") and c.endswith("_pj")
+                 and c not in ("energy_pj", "energy_copy_write_pj")]
         assert found == ENERGY_COLUMNS
         assert (table[ENERGY_COLUMNS] >= 0).all().all()
         assert (table.latency_ns > 0).all()
         assert ((table.utilization > 0) & (table.utilization <= 1)).all()
+    overlap = mapping.policy.overlap_stages
     for _, row in layers.iterrows():
         assert sum(row[c] for c in ENERGY_COLUMNS) == row.energy_pj
+        streamed = row.latency_bus_ns + row.latency_psum_ns
+        work = max(row.latency_compute_ns, streamed) if overlap \
+            else row.latency_compute_ns + streamed
         assert row.latency_ns == pytest.approx(
-            row.latency_compute_ns + row.latency_bus_ns + row.latency_reload_ns, rel=1e-15)
+            work + row.latency_reload_ns + row.latency_wakeup_ns, rel=1e-12)
+        assert row.latency_bound_ns <= row.latency_compute_ns * (1 + 1e-12)
     for _, row in subnets.iterrows():
         assert sum(row[c] for c in ENERGY_COLUMNS) == pytest.approx(row.energy_pj, rel=1e-12)
         part = layers[layers.subnet == row.subnet]
@@ -115,7 +124,18 @@ def test_cost_invariants(families, preset, bits, mapping_name):
         assert narrow <= wide
     for col in ("energy_pj", "macs", "subarrays", "latency_ns", "area_mm2"):
         assert s[col].is_monotonic_increasing, col
+    if mapping.policy.replicate and mapping.policy.weights == "resident":
+        assert (s.latency_ns.diff().iloc[1:] > 0).all()
     assert s.macs.iloc[0] < s.macs.iloc[-1]
+    assert ((s.compute_utilization > 0) & (s.compute_utilization <= 1)).all()
+    assert (s.latency_bound_ns <= s.layerwise_bound_ns).all()
+    assert (s.chip_area_mm2 >= s.family_area_mm2).all()
+    assert (s.family_area_mm2 >= s.area_mm2).all()
+    assert (s.compute_subarrays <= mapping.chip.subarrays).all()
+    if mapping.policy.weights == "resident":  # the copies fit: sum_l r_l n_l <= N
+        running = layers.groupby("subnet").compute_subarrays.sum()
+        assert (running <= mapping.chip.subarrays).all()
+        assert (running == s.compute_subarrays.reindex(running.index)).all()
     assert (s.subarrays == [len(i) for i in ids]).all()
     if MAPPINGS[mapping_name].get("policy.weights") == "reload":
         assert (layers.energy_weight_reload_pj > 0).all()
@@ -131,7 +151,10 @@ def test_one_small_layer_by_hand(preset):
     1 tile: 2 sub-arrays. Compute events: 4 row writes of 20 bits; 32 AND2 senses, bit-counts
     and shift-adds over 160 bits. Busiest sub-array (4 channels, 8 columns): 2 row writes and 16
     of each other event. Weight reload: 4 * 2 * 2 = 16 rows of 80 bits; busiest 4 * 2 = 8 rows.
-    Bus: 10 * 2 + 4 * 8 = 52 bits, one 256-bit transfer at 1 GHz. Leakage: 2 sub-arrays.
+    Bus: 10 * 2 + 4 * 8 = 52 bits, one 256-bit transfer at 1 GHz, streamed during the compute
+    (as are the 4 partial sums of 2 + 2 + 3 bits); the buffer reads and writes the 52 bits and
+    holds them. No copies (weights reloaded). Leakage: 2 sub-arrays, which wake once per image
+    when the cells are nonvolatile (layer gating).
     """
     params = load_device_params(preset)
     mapping = mapping_with_overrides(load_mapping(), {"chip.rows": 16, "chip.cols": 8,
@@ -151,18 +174,26 @@ def test_one_small_layer_by_hand(preset):
         "bus": 52 * chip.bus_energy_per_bit_pj,
         "weight_reload": 80 * write_bit + 16 * dec_e,
     }
-    t_compute = (2 * (d.write_latency_ns + dec_t) + 16 * (d.read_latency_ns + dec_t)
-                 + 16 * c.bitcounter_latency_ns + 16 * c.shift_adder_latency_ns)
+    stages = (d.read_latency_ns + dec_t, c.bitcounter_latency_ns, c.shift_adder_latency_ns)
+    t_compute = 2 * (d.write_latency_ns + dec_t) + 16 * max(stages) + sum(stages) - max(stages)
     t_bus = math.ceil(52 / chip.bus_width_bits) / chip.clock_ghz
     t_reload = 8 * (d.write_latency_ns + dec_t)
-    t_layer = t_compute + t_bus + t_reload
+    woken = 2 if params.cell.nonvolatile else 0
+    t_wake = chip.wakeup_latency_ns if woken else 0.0
+    t_layer = max(t_compute, 2 * t_bus) + t_reload + t_wake
+    hand["psum"] = 4 * (7 * chip.psum_energy_per_bit_pj + chip.psum_add_energy_pj)
+    hand["buffer"] = 52 * chip.buffer_energy_per_bit_pj
+    hand["wakeup"] = woken * chip.wakeup_energy_pj
     hand["leakage"] = 2 * subarray_leakage_uw(params, 16, 8) * t_layer * 1e-3
+    hand["buffer_leakage"] = 52 * chip.buffer_leakage_nw_per_bit * 1e-3 * t_layer * 1e-3
     for kind in EVENTS:
         assert row[energy_column(kind)] == pytest.approx(hand.get(kind.name, 0.0), rel=1e-12)
     assert row.energy_pj == pytest.approx(sum(hand.values()), rel=1e-12)
     assert row.latency_compute_ns == pytest.approx(t_compute, rel=1e-12)
     assert row.latency_bus_ns == pytest.approx(t_bus, rel=1e-12)
     assert row.latency_reload_ns == pytest.approx(t_reload, rel=1e-12)
+    assert row.latency_psum_ns == pytest.approx(t_bus, rel=1e-12)
+    assert row.latency_wakeup_ns == t_wake
     assert row.latency_ns == pytest.approx(t_layer, rel=1e-12)
 
 
@@ -175,4 +206,5 @@ def test_summary_lists_every_event_with_its_energy():
         line = next(x for x in text.splitlines() if x.startswith(f"| {kind.label} |"))
         assert line.split(" | ")[-1].rstrip(" |") == f"{widest[energy_column(kind)] * 1e-6:.4g}"
     assert len({k.label for k in EVENTS}) == len(EVENTS)
-    assert {k.name for k in CHIP_EVENTS} == {"bus", "weight_reload", "leakage"}
+    assert {k.name for k in CHIP_EVENTS} == {"bus", "psum", "buffer", "weight_reload", "wakeup",
+                                             "leakage", "buffer_leakage"}

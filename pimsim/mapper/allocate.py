@@ -14,15 +14,28 @@ each group its own sub-arrays (group ``j`` at ``base + j * chunks * tiles + ...`
 depthwise layer (R = K_h K_w, one channel per group) fills few columns and few rows of each of
 its sub-arrays: the utilization column shows that waste.
 Weights are stored once for the whole family; the other sub-arrays can be power-gated.
-With ``policy.replicate``, the family is copied ``r = floor(chip sub-arrays / family
-sub-arrays)`` times into otherwise idle sub-arrays; each copy computes 1/r of every layer's
-output pixels (copy ``i`` of a layer occupies ids ``base + i * G * tiles * chunks + ...``).
+
+Per-layer duplication (``policy.replicate: true``, :func:`duplicate`): the sub-arrays that the
+running sub-net's own weights leave free (``N - own``, ``N`` the chip's sub-arrays) hold copies
+of its layers, as NeuroSim's floorplanner duplicates layers; copy ``i`` of a layer computes
+``1/r`` of its output pixels. Layer ``l`` (``n_l`` sub-arrays per copy, ``s_l`` AND2 steps per
+image) gets a share ``S_l`` of the chip proportional to ``sqrt(s_l)`` in layer-by-layer execution
+(this minimises ``sum_l s_l / S_l``, the layer-wise bound) or to ``s_l`` in pipelined execution
+(equal stage times), by water-filling: a layer whose share is below one copy keeps one (these
+first), a layer whose share exceeds one copy per output pixel gets one per pixel, the rest is
+shared again; then ``r_l = floor(S_l / n_l)``, so ``sum_l r_l n_l <= N``, lowered to the fewest
+copies giving the same pixels per copy; the sub-arrays left go to the layers they speed up most
+(:func:`_fill`). Copies live first in
+sub-arrays no sub-net uses, then over the wider sub-nets' sub-arrays, so they are written at
+each switch (``mapper/cost.py``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pimsim.device import EventCounts, Tiling, gemm_events, weight_load_events
 from pimsim.errors import PimsimError
@@ -70,6 +83,16 @@ class GemmLayer:
         return self.gemm.pixels
 
     @property
+    def act_in_bits(self) -> int:
+        """C_in * H * W * x_bits: the input activations of one image."""
+        return self.c_in * self.in_hw[0] * self.in_hw[1] * self.x_bits
+
+    @property
+    def act_out_bits(self) -> int:
+        """C_out * H' * W' * out_bits: the output activations of one image."""
+        return self.c_out * self.pixels * self.out_bits
+
+    @property
     def macs(self) -> int:
         """C_out * R * H_out * W_out."""
         return self.gemm.macs
@@ -78,19 +101,23 @@ class GemmLayer:
     def weight_bits(self) -> int:
         return self.c_out * self.reduction * self.w_bits
 
+    @lru_cache(maxsize=4096)  # noqa: B019 (layers are frozen; sweeps re-cost them)
     def tiling(self, rows: int, cols: int) -> Tiling:
         """The tiling of one group's GEMM (``C_out / groups`` channels)."""
         return Tiling(self.gemm.group_c_out, self.reduction, self.x_bits, self.w_bits, rows,
                       cols)
 
+    @lru_cache(maxsize=4096)  # noqa: B019 (layers are frozen; sweeps re-cost them)
     def subarrays(self, rows: int, cols: int) -> int:
         """Sub-arrays of one copy of the layer: groups * tiling.subarrays."""
         return self.groups * self.tiling(rows, cols).subarrays
 
+    @lru_cache(maxsize=4096)  # noqa: B019 (layers are frozen; sweeps re-cost them)
     def events(self, rows: int, cols: int, images: int = 1) -> EventCounts:
         """Closed-form compute events of ``images`` inferences: every group's GEMM."""
         return gemm_events(self.tiling(rows, cols), self.pixels * images) * self.groups
 
+    @lru_cache(maxsize=4096)  # noqa: B019 (layers are frozen; sweeps re-cost them)
     def load_events(self, rows: int, cols: int) -> EventCounts:
         """Writing every group's weight bit-planes once."""
         return weight_load_events(self.tiling(rows, cols)) * self.groups
@@ -103,23 +130,21 @@ class Placement:
     layer: str
     tiling: Tiling  # of one group's GEMM
     base: int
-    replicas: int = 1
     groups: int = 1
 
     @property
     def subarrays(self) -> int:
-        """Sub-arrays of all copies: tiling.subarrays * groups * replicas."""
-        return self.tiling.subarrays * self.groups * self.replicas
+        """tiling.subarrays * groups."""
+        return self.tiling.subarrays * self.groups
 
     def subarray_ids(self, layer: GemmLayer) -> frozenset[int]:
-        """Global ids of the sub-arrays a sub-net's version of this layer uses (every copy)."""
+        """Global ids of the sub-arrays holding a sub-net's version of this layer."""
         t = self.tiling
         mine = layer.tiling(t.rows, t.cols)
         if mine.chunks > t.chunks or mine.channel_tiles > t.channel_tiles:
             raise PimsimError(f"layer {layer.name}: wider than its placement")
-        copy = t.subarrays * self.groups
-        return frozenset(self.base + r * copy + j * t.subarrays + c * t.channel_tiles + k
-                         for r in range(self.replicas) for j in range(self.groups)
+        return frozenset(self.base + j * t.subarrays + c * t.channel_tiles + k
+                         for j in range(self.groups)
                          for c in range(mine.chunks) for k in range(mine.channel_tiles))
 
 
@@ -130,11 +155,17 @@ class FamilyMap:
     mapping: ChipMapping
     placements: dict[str, Placement]
     total_subarrays: int
+    buffer_bits: int  # the activation buffer: the family's peak act_in + act_out of one layer
 
     @property
     def resident(self) -> bool:
         """All weights of the family stay on chip (no reloads)."""
         return self.total_subarrays <= self.mapping.chip.subarrays
+
+    def subnet_subarray_count(self, layers: list[GemmLayer]) -> int:
+        """``len(subnet_subarrays(layers))`` without building the ids (layers are disjoint)."""
+        chip = self.mapping.chip
+        return sum(layer.subarrays(chip.rows, chip.cols) for layer in layers)
 
     def subnet_subarrays(self, layers: list[GemmLayer]) -> frozenset[int]:
         ids: set[int] = set()
@@ -170,17 +201,79 @@ def map_family(family: Mapping[str, list[GemmLayer]], mapping: ChipMapping) -> F
             tilings[name] = widest[name].tiling(chip.rows, chip.cols)
         except PimsimError as exc:
             raise PimsimError(f"{mapping.path}: chip.rows: layer {name}: {exc}") from None
-    single = sum(widest[name].subarrays(chip.rows, chip.cols) for name in order)
-    policy = mapping.policy
-    replicas = max(1, chip.subarrays // single) \
-        if policy.replicate and policy.weights == "resident" else 1
     placements, base = {}, 0
     for name in order:
-        placements[name] = Placement(name, tilings[name], base, replicas, widest[name].groups)
+        placements[name] = Placement(name, tilings[name], base, widest[name].groups)
         base += placements[name].subarrays
-    fmap = FamilyMap(mapping, placements, base)
+    buffer_bits = max(w.act_in_bits + w.act_out_bits for w in widest.values())
+    fmap = FamilyMap(mapping, placements, base, buffer_bits)
     if not fmap.resident and mapping.policy.weights == "resident":
         raise PimsimError(
             f"{mapping.path}: chip: the sub-nets need {base} sub-arrays of {chip.rows}x{chip.cols}"
             f", the chip has {chip.subarrays}; use a larger chip or policy.weights: reload")
     return fmap
+
+
+def duplicate(layers: list[GemmLayer], fmap: FamilyMap) -> dict[str, int]:
+    """Copies ``r_l >= 1`` of each layer of a sub-net (module docstring): all 1 unless
+    ``policy.replicate`` with resident weights."""
+    mapping = fmap.mapping
+    chip, policy = mapping.chip, mapping.policy
+    copies = {layer.name: 1 for layer in layers}
+    if not policy.replicate or policy.weights != "resident":
+        return copies
+    own = {layer.name: layer.subarrays(chip.rows, chip.cols) for layer in layers}
+    steps = {layer.name: layer.events(chip.rows, chip.cols).and2_senses for layer in layers}
+    weight = {name: math.sqrt(s) if policy.execution == "layer-by-layer" else float(s)
+              for name, s in steps.items()}
+    most = {layer.name: layer.pixels for layer in layers}
+    share: dict[str, float] = {}
+    fixed: dict[str, float] = {}
+    while True:
+        free = [name for name in own if name not in fixed]
+        left = chip.subarrays - sum(fixed.values())
+        total = sum(weight[name] for name in free)
+        share = {name: left * weight[name] / total for name in free} if total else {}
+        # lows first (raising them lowers every other share), then highs (lowering them only
+        # raises the others): the fixed amounts never exceed what is left
+        clamp = {name: own[name] for name, s in share.items() if s < own[name]} or \
+            {name: own[name] * most[name] for name, s in share.items()
+             if s > own[name] * most[name]}
+        if not clamp:
+            break
+        fixed.update(clamp)
+    for name, s in {**share, **fixed}.items():
+        r = max(1, min(most[name], math.floor(s / own[name])))
+        copies[name] = -(-most[name] // -(-most[name] // r))  # fewest copies, same pixels each
+    _fill(copies, own, most, {x.name: x.tiling(chip.rows, chip.cols) for x in layers},
+          chip.subarrays, policy.execution == "pipelined")
+    return copies
+
+
+def _fill(copies: dict[str, int], own: dict[str, int], most: dict[str, int],
+          tilings: dict[str, Tiling], subarrays: int, pipelined: bool) -> None:
+    """Give the sub-arrays the floors left idle to the layers they speed up most. Layer ``l``
+    takes ``ceil(p_l / r_l)`` pixels of its busiest sub-array's steps; its next useful copy count
+    is ``ceil(p / (ceil(p / r) - 1))``. Layer-by-layer: the most time saved per added sub-array,
+    among the layers that fit; pipelined: the slowest layer, while it fits."""
+    per_pixel = {name: min(t.channels_per_subarray, t.c_out) * t.x_bits * t.w_bits
+                 for name, t in tilings.items()}
+    left = subarrays - sum(copies[name] * own[name] for name in copies)
+    while True:
+        options = []  # (gain, name, next copy count, sub-arrays it adds)
+        for name, r in copies.items():
+            pixels = -(-most[name] // r)
+            if pixels > 1:
+                nxt = -(-most[name] // (pixels - 1))
+                extra = (nxt - r) * own[name]
+                saved = per_pixel[name] * (pixels - -(-most[name] // nxt))
+                gain = pixels * per_pixel[name] if pipelined else saved / extra
+                if pipelined or extra <= left:
+                    options.append((gain, name, nxt, extra))
+        if not options:
+            return
+        _, name, nxt, extra = max(options)
+        if extra > left:
+            return
+        left -= extra
+        copies[name] = nxt

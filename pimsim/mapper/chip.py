@@ -35,6 +35,14 @@ class ChipParams:
     clock_ghz: float
     bus_width_bits: int
     bus_energy_per_bit_pj: float
+    psum_energy_per_bit_pj: float
+    psum_add_energy_pj: float
+    buffer_energy_per_bit_pj: float
+    buffer_leakage_nw_per_bit: float
+    buffer_area_um2_per_bit: float
+    periphery_area_ratio: float
+    wakeup_energy_pj: float
+    wakeup_latency_ns: float
 
     @property
     def subarrays(self) -> int:
@@ -47,7 +55,9 @@ class MappingPolicy:
     execution: str = "layer-by-layer"
     weights: str = "resident"
     volatile_unused: str = "keep-powered"
-    replicate: bool = False
+    replicate: bool = True
+    overlap_stages: bool = True
+    gate_layers: bool = True
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pimsim.device import DeviceParams, check_feasible
 from pimsim.mapper import (
     ChipMapping,
     GemmLayer,
+    copy_write_cost,
     layer_costs,
     map_family,
     subnet_totals,
@@ -20,7 +21,8 @@ from pimsim.mapper import (
 def family_costs(family: Mapping[str, list[GemmLayer]], params: DeviceParams,
                  mapping: ChipMapping) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(subnets, layers)``: one row per sub-net (totals, switching cost from the next
-    narrower sub-net) and one row per layer per sub-net, narrowest sub-net first. A device
+    narrower sub-net, writing its weight copies) and one row per layer per sub-net, narrowest
+    sub-net first. A device
     that cannot sense the mapping's operations is refused (:func:`check_feasible`)."""
     check_feasible(params, mapping.sense_ops)
     fmap = map_family(family, mapping)
@@ -32,7 +34,8 @@ def family_costs(family: Mapping[str, list[GemmLayer]], params: DeviceParams,
         rows.append({"subnet": name, "bits": layers[0].w_bits, "device": params.name,
                      "technology": params.technology, "mapping": mapping.name,
                      **subnet_totals(table, layers, fmap, params),
-                     **switch_cost(layers, narrower, fmap, params)})
+                     **switch_cost(layers, narrower, fmap, params),
+                     **copy_write_cost(layers, narrower, fmap, params)})
         table.insert(0, "subnet", name)
         tables.append(table)
         narrower = layers
