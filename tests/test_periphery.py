@@ -77,3 +77,26 @@ def test_validation_report_full_run_is_fast(tmp_path):
     rows = validation.validation_rows()
     assert {r.network for r in rows} == {"vgg8", "resnet18", "alexnet", "per op"}
     assert all(r.pimsim > 0 and r.published > 0 for r in rows)
+
+
+def test_a_family_is_priced_on_the_chips_bit_lines():
+    """``chip.rows`` alone sets the bit-line length of the sense energy when a family is
+    costed (the device's own ``array.rows`` is only its default)."""
+    from pimsim.mapper import mapping_with_overrides
+    from pimsim.network import DynamicNet, SubnetSpec
+    from pimsim.simulate.costs import family_costs
+    from pimsim.simulate.layers import layers_of_subnets
+
+    family = layers_of_subnets(DynamicNet("resnet20", 10, 3, [SubnetSpec.uniform(1.0)]),
+                               (8, 8), 8)
+    params, base = load_device_params(), load_mapping()
+    short = mapping_with_overrides(base, {"chip.rows": 128})
+    _, layers = family_costs(family, params, short)
+    row = layers.iloc[0]
+    on_chip = params.on_subarrays(128, base.chip.cols).derived
+    assert on_chip.bitline_cap_ff == pytest.approx(params.derived.bitline_cap_ff / 2)
+    per_column = on_chip.read_bit_energy_pj + on_chip.cell_read_energy_pj
+    events = family["w1"][0].events(128, base.chip.cols)
+    assert row.energy_and2_pj == pytest.approx(
+        events.and2_sense_bits * per_column + events.and2_senses * 2
+        * params.circuit.decoder_driver_energy_pj)

@@ -57,8 +57,9 @@ class CircuitParams:
 
 @dataclass(frozen=True)
 class ArrayParams:
-    """Default sub-array geometry (the mapper passes its own); ``rows`` sets the bit-line length
-    of :attr:`DeviceParams.derived`."""
+    """Sub-array geometry; ``rows`` sets the bit-line length of :attr:`DeviceParams.derived`.
+    A family is costed on the chip's geometry (``chip.rows x chip.cols`` of the mapping, through
+    :meth:`DeviceParams.on_subarrays`), so these matter only for the device alone."""
 
     rows: int
     cols: int

@@ -73,6 +73,16 @@ class DeviceParams:
         bit line of ``array.rows`` rows."""
         return derive_costs(self.tech, self.cell, self.circuit, self.tech_params, self.array.rows)
 
+    def on_subarrays(self, rows: int, cols: int) -> DeviceParams:
+        """The same device on ``rows x cols`` sub-arrays (the chip's geometry, which sets the
+        bit-line length of :attr:`derived`); ``self`` when the geometry is already that."""
+        if (self.array.rows, self.array.cols) == (rows, cols):
+            return self
+        notes = dict(self.notes) | {"array.rows": "from the chip mapping (chip.rows)",
+                                    "array.cols": "from the chip mapping (chip.cols)"}
+        return dataclasses.replace(self, array=ArrayParams(rows, cols),
+                                   notes=tuple(sorted(notes.items())))
+
     def validate(self) -> None:
         """The technology's own checks, and the single-row read margin (values are checked
         where they enter: :func:`pimsim.paramfile.build_group`, ``apply_overrides``)."""

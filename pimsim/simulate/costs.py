@@ -22,9 +22,11 @@ def family_costs(family: Mapping[str, list[GemmLayer]], params: DeviceParams,
                  mapping: ChipMapping) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(subnets, layers)``: one row per sub-net (totals, switching cost from the next
     narrower sub-net, writing its weight copies) and one row per layer per sub-net, narrowest
-    sub-net first. A device
-    that cannot sense the mapping's operations is refused (:func:`check_feasible`)."""
+    sub-net first. The device is priced on the chip's sub-arrays (its bit lines are
+    ``chip.rows`` long); a device that cannot sense the mapping's operations is refused
+    (:func:`check_feasible`)."""
     check_feasible(params, mapping.sense_ops)
+    params = params.on_subarrays(mapping.chip.rows, mapping.chip.cols)
     fmap = map_family(family, mapping)
     order = sorted(family, key=lambda n: sum(layer.macs for layer in family[n]))
     rows, tables, narrower = [], [], None
