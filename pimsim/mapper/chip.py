@@ -18,6 +18,7 @@ from pimsim.errors import PimsimError
 from pimsim.paramfile import apply_overrides, build_group, load_yaml, locate
 
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
+MAPPING_GROUPS = ("chip", "policy")  # a mapping file's parameter groups (``--set`` keys too)
 DEFAULT_MAPPING = "default"
 POLICY_CHOICES = {"execution": ("layer-by-layer", "pipelined"),
                   "weights": ("resident", "reload"),
@@ -88,7 +89,7 @@ def parse_mapping(raw: Any, where: str) -> ChipMapping:
     if not isinstance(raw, Mapping):
         raise PimsimError(f"{where}: top level: must be a mapping")
     for key in raw:
-        if key not in ("name", "description", "chip", "policy"):
+        if key not in ("name", "description", *MAPPING_GROUPS):
             raise PimsimError(f"{where}: {key}: unknown key (a typo?)")
     for key in ("name", "chip"):
         if key not in raw:
@@ -112,7 +113,7 @@ def mapping_with_overrides(mapping: ChipMapping, overrides: Mapping[str, Any]) -
     """A copy with ``{"chip.rows": 128, "policy.execution": "pipelined"}`` applied, validated as
     a file is."""
     where, groups, notes = apply_overrides(
-        mapping.path, {"chip": mapping.chip, "policy": mapping.policy}, overrides, mapping.notes
+        mapping.path, {g: getattr(mapping, g) for g in MAPPING_GROUPS}, overrides, mapping.notes
     )
     new = dataclasses.replace(mapping, path=where, notes=notes, **groups)
     new.validate()

@@ -21,10 +21,9 @@ from pimsim.device import DeviceParams, load_device_params, with_overrides
 from pimsim.device.params import PRESETS_DIR
 from pimsim.errors import PimsimError
 from pimsim.mapper import ChipMapping, load_mapping, mapping_with_overrides
-from pimsim.mapper.chip import MAPPINGS_DIR
+from pimsim.mapper.chip import MAPPING_GROUPS, MAPPINGS_DIR
 from pimsim.paramfile import locate
 
-MAPPING_GROUPS = ("chip", "policy")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 Overrides = tuple[tuple[str, Any], ...]
