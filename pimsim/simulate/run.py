@@ -26,6 +26,7 @@ from pimsim import __version__
 from pimsim.device import DeviceParams, check_feasible
 from pimsim.errors import PimsimError
 from pimsim.mapper import ChipMapping, GemmLayer
+from pimsim.mapper.cost import EVENTS, energy_column
 from pimsim.network import DynamicNet, SubnetSpec
 from pimsim.simulate.costs import family_costs
 from pimsim.simulate.hardware import (
@@ -212,7 +213,7 @@ SUMMARY_COLUMNS = {"subnet": "sub-net", "bits": "bits", "macs": "MACs",
                    "latency_ns": "latency (ns)", "fps": "fps", "tops_per_w": "TOPS/W",
                    "power_mw": "power (mW)", "weight_bits": "weights (bit)",
                    "subarrays": "sub-arrays", "utilization": "utilization",
-                   "area_mm2": "area (mm^2)"}
+                   "compute_utilization": "compute utilization", "area_mm2": "area (mm^2)"}
 
 
 def summary_markdown(sim: Simulation) -> str:
@@ -230,8 +231,12 @@ def summary_markdown(sim: Simulation) -> str:
         f"mapping: `{cfg['mapping']['name']}` ({cfg['mapping']['path']}); "
         f"pimsim {cfg['pimsim_version']}.", "",
         header + body,
-        f"Chip area for the whole family: {s.family_area_mm2.iloc[0]:.3f} mm^2. "
-        f"Switching sub-nets: {s.switch_policy.iloc[0]}.", "",
+        f"Area: the whole family's sub-arrays {s.family_area_mm2.iloc[0]:.3f} mm^2; the chip "
+        f"(every sub-array, periphery and activation buffer) {s.chip_area_mm2.iloc[0]:.3f} "
+        f"mm^2. Switching sub-nets: {s.switch_policy.iloc[0]}.", "",
+        "Latency per image against its bounds (`latency_bound_ns`: the sub-net's sub-array "
+        "steps spread over every sub-array of the chip; `layerwise_bound_ns`: the best "
+        "layer-by-layer split) and `compute_utilization` are in `subnets.csv`.", "",
         "Energy is the sum of these events (formulas in `pimsim/device/events.py` and "
         "`pimsim/mapper/cost.py`; per-layer figures in `layers.csv`), in uJ per image:", "",
         _energy_by_event(s),
@@ -246,8 +251,6 @@ def summary_markdown(sim: Simulation) -> str:
 
 def _energy_by_event(s: pd.DataFrame) -> str:
     """Markdown table: one row per event kind of the events table, one column per sub-net."""
-    from pimsim.mapper.cost import EVENTS, energy_column
-
     header = "| event | counts | " + " | ".join(s.subnet) + " |\n|" + "---|" * (2 + len(s)) + "\n"
     body = "".join(f"| {kind.label} | {kind.counts} | "
                    + " | ".join(_fmt(v * 1e-6) for v in s[energy_column(kind)]) + " |\n"
