@@ -4,8 +4,9 @@ Run: ``.venv/bin/python benchmarks/validation.py [--out reports/validation.csv]`
 Writes one row per compared quantity (pimsim's value, the published value, their ratio, the
 source, and what explains the difference) to ``reports/validation.csv`` and prints the table.
 ``--sensitivity`` also writes ``reports/sensitivity.csv``: for every ``assumption:`` value of
-the default device preset, how much resnet18's (w1, 8-bit, 224 x 224) energy, latency and area
-move when that value doubles (the assumption table of ``device_params/README.md``).
+the default device preset and mapping, how much resnet18's (w1, 8-bit, 224 x 224) energy,
+latency and chip area move when that value doubles (the assumption table of
+``device_params/README.md``).
 pimsim's values are computed here from the code (presets, mapping, cost model); only the
 published figures are written down, each with its source:
 
@@ -33,7 +34,7 @@ from pathlib import Path
 from torch import nn
 
 from pimsim.device import DeviceParams, EventCounts, cost, load_device_params, with_overrides
-from pimsim.mapper import ChipMapping, GemmLayer, load_mapping
+from pimsim.mapper import ChipMapping, GemmLayer, load_mapping, mapping_with_overrides
 from pimsim.simulate import cost_only_family, family_costs, layers_from_module
 
 BITS = 8
@@ -204,22 +205,25 @@ def validation_rows(networks: tuple[str, ...] = ("vgg8", "resnet18")) -> list[Ro
 
 def sensitivity_rows(params: DeviceParams, layers: list[GemmLayer],
                      mapping: ChipMapping) -> list[dict[str, object]]:
-    """For every ``assumption:`` value of ``params``: the relative change (%) of the network's
-    energy, latency and area when that value doubles, everything else as it is."""
-    def totals(p: DeviceParams) -> tuple[float, float, float]:
-        s = family_costs({"net": layers}, p, mapping)[0].iloc[0]
-        return s.energy_pj, s.latency_ns, s.area_mm2
+    """For every ``assumption:`` value of ``params`` and of ``mapping``: the relative change (%)
+    of the network's energy, latency and chip area when that value doubles, everything else as
+    it is."""
+    def totals(p: DeviceParams, m: ChipMapping) -> tuple[float, float, float]:
+        s = family_costs({"net": layers}, p, m)[0].iloc[0]
+        return s.energy_pj, s.latency_ns, s.chip_area_mm2
 
-    base = totals(params)
+    base = totals(params, mapping)
     out = []
-    for key, note in params.notes:
+    groups = {**params.groups, "chip": mapping.chip}
+    for key, note in (*params.notes, *mapping.notes):
         if not note.startswith("assumption: "):
             continue
         group, _, name = key.partition(".")
-        value = getattr(params.groups[group], name)
+        value = getattr(groups[group], name)
         if isinstance(value, bool):
             continue
-        moved = totals(with_overrides(params, {key: value * 2}))
+        moved = (totals(params, mapping_with_overrides(mapping, {key: value * 2}))
+                 if group == "chip" else totals(with_overrides(params, {key: value * 2}), mapping))
         out.append({"key": key, "value": value,
                     **{f"{what}_change_pct": f"{100 * (m / b - 1):+.1f}"
                        for what, m, b in zip(("energy", "latency", "area"), moved, base,
@@ -263,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
         layers = cost_only_family("resnet18", [1.0], 224, 3, 1000, BITS)["w1"]
         table = sensitivity_rows(load_device_params(), layers, load_mapping())
         write_csv(table, path)
-        print("\n| key | value | energy | latency | area |\n| --- | --- | --- | --- | --- |")
+        print("\n| key | value | energy | latency | chip area |\n| --- | --- | --- | --- | --- |")
         for r in table:
             print(f"| `{r['key']}` | {r['value']} | {r['energy_change_pct']} % | "
                   f"{r['latency_change_pct']} % | {r['area_change_pct']} % |")
