@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -178,12 +179,18 @@ class Cost:
         return sum(self.latency_ns[kind.name] for kind in kinds)
 
 
+@lru_cache(maxsize=64)
+def prices(params: DeviceParams) -> tuple[ActionPrice, ...]:
+    """The :class:`ActionPrice` of every kind of :data:`SUBARRAY_EVENTS` under ``params``
+    (remembered: a sweep prices the same device thousands of times)."""
+    return tuple(kind.price(params) for kind in SUBARRAY_EVENTS)
+
+
 def cost(events: EventCounts, params: DeviceParams) -> Cost:
     """Energy (pJ) and serial latency (ns) of ``events`` under ``params``: each kind of
     :data:`SUBARRAY_EVENTS` at its :class:`ActionPrice`."""
     energy, latency = {}, {}
-    for kind in SUBARRAY_EVENTS:
-        price = kind.price(params)
+    for kind, price in zip(SUBARRAY_EVENTS, prices(params), strict=True):
         n = getattr(events, kind.count_field)
         bits = getattr(events, kind.bits_field) if kind.bits_field else 0
         energy[kind.name] = bits * price.energy_per_bit_pj + n * price.energy_per_event_pj

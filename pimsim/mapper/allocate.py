@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from pimsim.device import EventCounts, Tiling, gemm_events, weight_load_events
@@ -156,6 +156,9 @@ class FamilyMap:
     placements: dict[str, Placement]
     total_subarrays: int
     buffer_bits: int  # the activation buffer: the family's peak act_in + act_out of one layer
+    # duplicate()'s result per sub-net (its layers), computed once
+    copies_memo: dict[tuple[GemmLayer, ...], dict[str, int]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @property
     def resident(self) -> bool:
@@ -216,7 +219,14 @@ def map_family(family: Mapping[str, list[GemmLayer]], mapping: ChipMapping) -> F
 
 def duplicate(layers: list[GemmLayer], fmap: FamilyMap) -> dict[str, int]:
     """Copies ``r_l >= 1`` of each layer of a sub-net (module docstring): all 1 unless
-    ``policy.replicate`` with resident weights."""
+    ``policy.replicate`` with resident weights. Remembered per sub-net in ``fmap``."""
+    key = tuple(layers)
+    if key not in fmap.copies_memo:
+        fmap.copies_memo[key] = _duplicate(layers, fmap)
+    return dict(fmap.copies_memo[key])
+
+
+def _duplicate(layers: list[GemmLayer], fmap: FamilyMap) -> dict[str, int]:
     mapping = fmap.mapping
     chip, policy = mapping.chip, mapping.policy
     copies = {layer.name: 1 for layer in layers}

@@ -44,8 +44,10 @@ def resolve_hardware(device: str, mapping: str, overrides: Mapping[str, Any]
     read again."""
     device_path, _ = locate(device, PRESETS_DIR, "device preset")
     mapping_path, _ = locate(mapping, MAPPINGS_DIR, "mapping")
-    return _resolve(str(device), str(mapping), as_overrides(overrides),
-                    (_file_stamp(device_path), _file_stamp(mapping_path)))
+    device_over, chip_over = _by_file(as_overrides(overrides))
+    params = _device(str(device), _file_stamp(device_path), device_over)
+    chip = _mapping(str(mapping), _file_stamp(mapping_path), chip_over)
+    return params, chip
 
 
 def _file_stamp(path: Path) -> tuple[int, int]:
@@ -59,19 +61,23 @@ def _file_stamp(path: Path) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=256)
-def _resolve(device: str, mapping: str, overrides: Overrides,
-             _stamps: tuple) -> tuple[DeviceParams, ChipMapping]:
-    device_over, chip_over = _by_file(overrides)
-    params = load_device_params(device)
-    chip = load_mapping(mapping)
-    return (with_overrides(params, device_over) if device_over else params,
-            mapping_with_overrides(chip, chip_over) if chip_over else chip)
+def _device(device: str, stamp: tuple[int, int], overrides: Overrides) -> DeviceParams:
+    """A device file (read once per ``stamp``) with ``overrides``."""
+    params = _device(device, stamp, ()) if overrides else load_device_params(device)
+    return with_overrides(params, dict(overrides)) if overrides else params
 
 
-def _by_file(overrides: Overrides) -> tuple[dict[str, Any], dict[str, Any]]:
+@lru_cache(maxsize=256)
+def _mapping(mapping: str, stamp: tuple[int, int], overrides: Overrides) -> ChipMapping:
+    """A mapping file (read once per ``stamp``) with ``overrides``."""
+    chip = _mapping(mapping, stamp, ()) if overrides else load_mapping(mapping)
+    return mapping_with_overrides(chip, dict(overrides)) if overrides else chip
+
+
+def _by_file(overrides: Overrides) -> tuple[Overrides, Overrides]:
     """``(device overrides, mapping overrides)``."""
-    chip = {k: v for k, v in overrides if k.split(".")[0] in MAPPING_GROUPS}
-    return {k: v for k, v in overrides if k not in chip}, chip
+    chip = tuple((k, v) for k, v in overrides if k.split(".")[0] in MAPPING_GROUPS)
+    return tuple(kv for kv in overrides if kv not in chip), chip
 
 
 def check_each(device: str, mapping: str, values: Mapping[str, Iterable[Any]]) -> None:
@@ -93,9 +99,10 @@ def hardware_record(device: str, mapping: str,
     params, chip = resolve_hardware(device, mapping)
     device_over, chip_over = _by_file(as_overrides(overrides))
     return {"device_params": {"name": params.name, "path": params.path,
-                              "sha256": file_sha256(params.path), "overrides": device_over},
+                              "sha256": file_sha256(params.path),
+                              "overrides": dict(device_over)},
             "mapping": {"name": chip.name, "path": chip.path,
-                        "sha256": file_sha256(chip.path), "overrides": chip_over}}
+                        "sha256": file_sha256(chip.path), "overrides": dict(chip_over)}}
 
 
 def file_sha256(path: str) -> str:
