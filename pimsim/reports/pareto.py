@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from pimsim.errors import PimsimError
+from pimsim.reports.tables import require_columns
 
 
 def pareto_mask(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -23,22 +26,22 @@ def pareto_mask(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
 
 
 def pareto_front(table: pd.DataFrame, cost: str, value: str) -> pd.DataFrame:
-    """The non-dominated rows of ``table``, sorted by ``cost``."""
-    for col in (cost, value):
-        if col not in table.columns:
-            raise PimsimError(f"table: missing column {col!r}")
-    return table[pareto_mask(table[cost].values, table[value].values)].sort_values(cost)
+    """The non-dominated rows of ``table``, sorted by ``cost`` (both columns finite numbers)."""
+    checked = require_columns(table, numeric=(cost, value))
+    keep = pareto_mask(checked[cost].values, checked[value].values)
+    return table[keep].iloc[np.argsort(checked[cost].values[keep], kind="stable")]
 
 
 def select_within_budget(table: pd.DataFrame, budget: float, cost: str,
                          value: str = "top1") -> pd.Series:
     """The row with the highest ``value`` among those with ``cost <= budget`` (ties: the
-    cheaper one). One-line error when none fits."""
-    for col in (cost, value):
-        if col not in table.columns:
-            raise PimsimError(f"table: missing column {col!r}")
+    cheaper one). One-line error when none fits, and (naming the file) when ``subnet``,
+    ``cost`` or ``value`` is missing, not a finite number, or the table has no row."""
+    if not math.isfinite(budget):
+        raise PimsimError(f"budget: must be a finite number, got {budget}")
+    table = require_columns(table, numeric=(cost, value), text=("subnet",))
     fits = table[table[cost] <= budget]
     if fits.empty:
-        raise PimsimError(f"budget: no sub-net fits {budget:g} ({cost}); the cheapest needs "
-                          f"{table[cost].min():g}")
+        raise PimsimError(f"budget: no sub-net fits {budget:g} ({cost}); "
+                          f"the cheapest needs {table[cost].min():g}")
     return fits.sort_values([value, cost], ascending=[False, True]).iloc[0]

@@ -9,6 +9,8 @@ sub-net) and ``technology`` (energy per image by technology and sub-net).
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -20,22 +22,26 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pimsim.errors import PimsimError  # noqa: E402
+from pimsim.io import write_atomic  # noqa: E402
 from pimsim.mapper.cost import EVENTS, energy_column  # noqa: E402
 from pimsim.reports.pareto import pareto_mask  # noqa: E402
-from pimsim.reports.tables import read_table  # noqa: E402
+from pimsim.reports.tables import read_table, require_columns, source  # noqa: E402
 
 FORMATS = ("png", "svg")
 ENERGY_KINDS = {energy_column(kind): kind.label for kind in EVENTS}
 
 
 def _save(fig, out: Path, name: str) -> list[Path]:
-    fig.tight_layout()
     paths = []
-    for fmt in FORMATS:
-        path = out / f"{name}.{fmt}"
-        fig.savefig(path, dpi=160, metadata={"Date": None} if fmt == "svg" else None)
-        paths.append(path)
-    plt.close(fig)
+    try:
+        fig.tight_layout()
+        for fmt in FORMATS:
+            path = out / f"{name}.{fmt}"
+            write_atomic(path, lambda p, fmt=fmt: fig.savefig(
+                p, format=fmt, dpi=160, metadata={"Date": None} if fmt == "svg" else None))
+            paths.append(path)
+    finally:
+        plt.close(fig)
     return paths
 
 
@@ -126,41 +132,95 @@ def plot_technology(table: pd.DataFrame, out: Path) -> list[Path]:
     return _save(ax.figure, out, "technology")
 
 
-def plot_dir(path: str | Path) -> list[Path]:
-    """Draw every figure the folder's CSVs allow; returns the files written."""
+def _stderr(note: str) -> None:
+    print(f"note: {note}", file=sys.stderr)
+
+
+def _feasible(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of points the chip can hold (``infeasible`` empty)."""
+    if "infeasible" not in table.columns:
+        return table
+    ok = table[table.infeasible.isna() | (table.infeasible.astype(str) == "")]
+    ok.attrs["source"] = source(table)
+    return ok
+
+
+def _trade(table: pd.DataFrame, x: tuple[str, str, float], y: tuple[str, str, float],
+           xlabel: str, ylabel: str, out: Path, name: str, title: str) -> list[Path]:
+    """:func:`plot_tradeoff` of the feasible rows; ``x``, ``y``: (column drawn, column of
+    the table, scale)."""
+    feasible = _feasible(table)
+    if feasible.empty and not table.empty:
+        raise PimsimError(f"{source(table)}: every point is infeasible (first: "
+                          f"{table.infeasible.iloc[0]})")
+    t = require_columns(feasible, numeric=(x[1], y[1]), text=("subnet",))
+    t = t.assign(**{x[0]: t[x[1]] * x[2], y[0]: t[y[1]] * y[2]})
+    return plot_tradeoff(t, x[0], xlabel, y[0], ylabel, out, name, title)
+
+
+def _figures(tables: dict[str, pd.DataFrame], out: Path) -> list[tuple[str, Callable]]:
+    """``(figure, draw)`` pairs: every figure the tables could give; ``draw()`` checks the
+    columns it needs (one-line error naming the file and column) and writes the figure."""
+    figures: list[tuple[str, Callable]] = []
+    main = tables.get("sweep", tables.get("subnets"))
+    if main is not None:
+        acc = next((c for c in ("top1_pim", "top1", "top1_int") if c in main.columns), None)
+        energy = ("energy_per_image_uj", "energy_per_image_uj", 1)
+        if acc is not None:
+            top1 = ("top1_pct", acc, 100)
+            figures += [
+                ("pareto", lambda: _trade(main, energy, top1, "energy per image (uJ)",
+                                          "top-1 accuracy (%)", out, "pareto",
+                                          "energy-accuracy trade-off")),
+                ("latency_accuracy", lambda: _trade(
+                    main, ("latency_ms", "latency_ns", 1e-6), top1,
+                    "PIM latency per image (ms)", "top-1 accuracy (%)", out, "latency_accuracy",
+                    "latency-accuracy trade-off"))]
+        else:
+            figures.append(("pareto", lambda: _trade(
+                main, energy, ("gmacs", "macs", 1e-9), "energy per image (uJ)",
+                "GMACs per image", out, "pareto", "energy against compute (no accuracy)")))
+        feasible = _feasible(main)
+        if "technology" in main.columns and feasible.technology.nunique() > 1:
+            figures.append(("technology", lambda: plot_technology(require_columns(
+                feasible, numeric=(energy[0], "macs"), text=("subnet", "technology")), out)))
+    if "subnets" in tables:
+        figures.append(("area_memory", lambda: plot_area_memory(require_columns(
+            tables["subnets"], numeric=("macs", "area_mm2", "family_area_mm2", "weight_bits"),
+            text=("subnet",)), out)))
+    if "layers" in tables:
+        layers = tables["layers"]
+        kinds = tuple(k for k in ENERGY_KINDS if k in layers.columns)
+        figures.append(("layer_energy", lambda: plot_layer_energy(require_columns(
+            layers, numeric=("macs", *kinds), text=("subnet", "layer")), out)))
+    if "latency" in tables and "top1" in tables["latency"].columns:
+        def measured() -> list[Path]:
+            lat = require_columns(tables["latency"], numeric=("median_ms", "top1"),
+                                  text=("subnet", "device", "batch"))
+            return plot_tradeoff(lat, "median_ms", "measured latency per batch (ms)", "top1",
+                                 "top-1 accuracy", out, "measured_latency",
+                                 f"measured on {lat.device.iloc[0]}, batch {lat.batch.iloc[0]}")
+        figures.append(("measured_latency", measured))
+    return figures
+
+
+def plot_dir(path: str | Path, note: Callable[[str], None] = _stderr) -> list[Path]:
+    """Draw every figure the folder's CSVs allow; returns the files written. A figure whose
+    table lacks a column it needs (or holds text, NaN or no feasible row there) is skipped
+    with a ``note`` naming the file and column; nothing drawable at all is an error."""
     out = Path(path)
     names = ("sweep", "subnets", "layers", "latency")
     tables = {n: read_table(out / f"{n}.csv") for n in names if (out / f"{n}.csv").is_file()}
     if not tables:
         raise PimsimError(f"{out}: no sweep.csv, subnets.csv, layers.csv or latency.csv to plot")
     written: list[Path] = []
-    main = tables.get("sweep", tables.get("subnets"))
-    if main is not None:
-        if "infeasible" in main.columns:
-            main = main[main.infeasible.isna() | (main.infeasible == "")]
-        acc = next((c for c in ("top1_pim", "top1", "top1_int") if c in main.columns), None)
-        if acc is not None:
-            main = main.assign(top1_pct=100 * main[acc])
-            written += plot_tradeoff(main, "energy_per_image_uj", "energy per image (uJ)",
-                                     "top1_pct", "top-1 accuracy (%)", out, "pareto",
-                                     "energy-accuracy trade-off")
-            written += plot_tradeoff(main.assign(latency_ms=main.latency_ns * 1e-6),
-                                     "latency_ms", "PIM latency per image (ms)", "top1_pct",
-                                     "top-1 accuracy (%)", out, "latency_accuracy",
-                                     "latency-accuracy trade-off")
-        else:
-            written += plot_tradeoff(main.assign(gmacs=main.macs * 1e-9), "energy_per_image_uj",
-                                     "energy per image (uJ)", "gmacs", "GMACs per image", out,
-                                     "pareto", "energy against compute (no accuracy)")
-        if "technology" in main.columns and main.technology.nunique() > 1:
-            written += plot_technology(main, out)
-    if "subnets" in tables:
-        written += plot_area_memory(tables["subnets"], out)
-    if "layers" in tables:
-        written += plot_layer_energy(tables["layers"], out)
-    if "latency" in tables and "top1" in tables["latency"].columns:
-        lat = tables["latency"]
-        written += plot_tradeoff(lat, "median_ms", "measured latency per batch (ms)", "top1",
-                                 "top-1 accuracy", out, "measured_latency",
-                                 f"measured on {lat.device.iloc[0]}, batch {lat.batch.iloc[0]}")
+    skipped: list[str] = []
+    for figure, draw in _figures(tables, out):
+        try:
+            written += draw()
+        except PimsimError as exc:
+            skipped.append(f"{figure}: {exc}")
+            note(f"skipped {skipped[-1]}")
+    if not written:
+        raise PimsimError(f"{out}: nothing to plot ({'; '.join(skipped) or 'no figure applies'})")
     return written
