@@ -6,17 +6,30 @@ A *point* is one (bits, device file, overrides) combination; it yields one row p
 ``policy.execution=...``) or a device key (``mtj.tmr_ratio=0.9,1.5``,
 ``circuit.shift_adder_energy_pj=...``). Each finished point is written atomically to
 ``DIR/points/<key>.csv`` and ``sweep.csv`` is assembled from them, so an interrupted sweep,
-rerun, skips finished points and never duplicates rows. With a
-checkpoint, accuracy per (sub-net, bits) comes from the integer executor, which the simulator
-proves equal to bit-serial PIM inference (``pimsim simulate``).
+rerun, skips finished points and never duplicates rows. The key hashes everything that defines
+the point (model, input size, channels, classes, widths, checkpoint and file SHA-256s,
+accuracy settings, bits, device, mapping, overrides), so a folder never mixes two sweeps'
+rows; a sweep holds ``DIR/.lock`` (``flock``) while it runs, so a second one started into the
+same folder stops with a one-line error. Worker processes (``--jobs``) die with the sweep:
+SIGTERM stops them, and on Linux the kernel sends them SIGTERM when the sweep dies otherwise
+(SIGKILL included). With a checkpoint, accuracy per (sub-net, bits) comes from the integer
+executor, which the simulator proves equal to bit-serial PIM inference (``pimsim simulate``).
 """
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from itertools import product
 from pathlib import Path
@@ -29,7 +42,10 @@ from pimsim.errors import PimsimError
 from pimsim.io import write_atomic, write_text_atomic
 from pimsim.mapper import GemmLayer
 from pimsim.simulate import cost_only_family, family_costs, resolve_hardware
-from pimsim.simulate.hardware import Overrides, check_each
+from pimsim.simulate.hardware import Overrides, check_each, file_sha256
+
+LOCK = ".lock"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 Axes = tuple[tuple[str, tuple[Any, ...]], ...]
 Point = tuple[int, str, Overrides]
@@ -78,11 +94,30 @@ class SweepConfig:
                 raise PimsimError(f"--set: {key}: no values")
         for device in self.devices:
             check_each(device, self.mapping, dict(self.axes))
+        _refuse_duplicates("--bits", self.bits)
+        _refuse_duplicates("--device-params", self.devices,
+                           [Path(resolve_hardware(d, self.mapping)[0].path).resolve()
+                            for d in self.devices])
+        for key, values in self.axes:
+            _refuse_duplicates(f"--set {key}", values)
 
     def to_dict(self) -> dict[str, Any]:
         """The options as ``sweep.json`` stores them (lists, axes as a mapping)."""
         data = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
         return data | {"axes": {k: list(v) for k, v in self.axes}}
+
+
+def _refuse_duplicates(option: str, values: Iterable[Any],
+                       same: Iterable[Any] | None = None) -> None:
+    """One-line error when two ``values`` are equal (or name the same thing, ``same``): a
+    repeated axis value would only repeat rows."""
+    values = list(values)
+    seen: dict[Any, Any] = {}
+    for value, key in zip(values, values if same is None else same, strict=True):
+        if key in seen:
+            also = "" if seen[key] == value else f" (as {seen[key]})"
+            raise PimsimError(f"{option}: {value} given twice{also}; give each value once")
+        seen[key] = value
 
 
 def points(cfg: SweepConfig) -> list[Point]:
@@ -93,10 +128,88 @@ def points(cfg: SweepConfig) -> list[Point]:
     return [(b, d, c) for b in cfg.bits for d in cfg.devices for c in combos]
 
 
-def point_key(point: Point) -> str:
-    """A stable file name for a point."""
-    text = json.dumps([point[0], point[1], list(point[2])], sort_keys=True)
+def sweep_identity(cfg: SweepConfig) -> dict[str, Any]:
+    """What defines every point of ``cfg`` besides (bits, device, overrides): the family
+    (model, input size, channels, classes, widths, or the checkpoint's SHA-256), the accuracy
+    settings, and the SHA-256 of the mapping file and of every device file."""
+    family = ({"checkpoint_sha256": file_sha256(cfg.checkpoint), "limit": cfg.limit,
+               "data_dir": cfg.data_dir, "calib_batches": cfg.calib_batches}
+              if not cfg.cost_only else
+              {"model": cfg.model, "input_size": cfg.input_size, "in_channels": cfg.in_channels,
+               "num_classes": cfg.num_classes, "widths": sorted(set(cfg.widths))})
+    files = {d: resolve_hardware(d, cfg.mapping) for d in cfg.devices}
+    return family | {"mapping": cfg.mapping,
+                     "mapping_sha256": file_sha256(files[cfg.devices[0]][1].path),
+                     "device_sha256": {d: file_sha256(p.path) for d, (p, _) in files.items()}}
+
+
+def point_key(point: Point, identity: Mapping[str, Any]) -> str:
+    """The file name of a point: SHA-256 of the point (bits, device name and file SHA-256,
+    overrides) and what else defines it (``identity`` but its other devices)."""
+    bits, device, overrides = point
+    shared = {k: v for k, v in identity.items() if k != "device_sha256"}
+    text = json.dumps([shared, bits, device, identity["device_sha256"][device],
+                       list(overrides)], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder/.lock`` (created with the folder); released
+    when the block ends or the process dies. Held elsewhere: a one-line error."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / LOCK, "a")  # held for the whole block
+    except OSError as exc:
+        raise PimsimError(f"--out: {folder}: {exc.strerror}") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PimsimError(f"--out: {folder}: another sweep is running there (it holds "
+                              f"{folder / LOCK}); wait for it or choose another folder"
+                              ) from None
+        yield
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool worker start: SIGTERM's default action (not the parent's handler), and on Linux
+    ``prctl(PR_SET_PDEATHSIG, SIGTERM)``, so the kernel ends the worker when the sweep dies;
+    a worker whose parent already died exits at once."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+@contextmanager
+def worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """A process pool whose workers die with this process. SIGTERM here (in the main thread)
+    becomes ``SystemExit(143)``; on any exception the workers started here are terminated
+    (not waited for) before it propagates."""
+    before = set(multiprocessing.active_children())
+    pool = ProcessPoolExecutor(jobs, initializer=_die_with_parent, initargs=(os.getpid(),))
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM)
+    if main_thread:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in set(multiprocessing.active_children()) - before:
+            worker.terminate()
+        raise
+    else:
+        pool.shutdown()
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _evaluate(point, family: dict[str, list[GemmLayer]], mapping: str,
@@ -142,34 +255,41 @@ def run_sweep(cfg: SweepConfig, out_dir: str | Path, quiet: bool = False) -> pd.
     cfg.validate()
     out = Path(out_dir)
     stamp = json.dumps(cfg.to_dict() | {"jobs": None}, sort_keys=True)
+    _check_stamp(out, stamp)
+    families, accuracy = _families(cfg)
+    identity = sweep_identity(cfg)
+    files = {p: out / "points" / f"{point_key(p, identity)}.csv" for p in points(cfg)}
+    with folder_lock(out):
+        _check_stamp(out, stamp)  # again, holding the lock: another sweep may have just ended
+        todo = [p for p, path in files.items() if not path.exists()]
+        (out / "points").mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / "sweep.json", stamp)
+        bar = tqdm(total=len(files), initial=len(files) - len(todo), desc="sweep",
+                   disable=quiet)
+
+        def save(point, table: pd.DataFrame) -> None:
+            write_atomic(files[point], lambda p: table.to_csv(p, index=False))
+            bar.update()
+
+        args = [(p, families[p[0]], cfg.mapping, accuracy[p[0]] if accuracy else None)
+                for p in todo]
+        if cfg.jobs == 1 or len(args) <= 1:
+            for a in args:
+                save(a[0], _evaluate(*a))
+        else:
+            with worker_pool(cfg.jobs) as pool:
+                columns = [list(c) for c in zip(*args, strict=True)]
+                for a, table in zip(args, pool.map(_evaluate, *columns, chunksize=8),
+                                    strict=True):
+                    save(a[0], table)
+        bar.close()
+        table = pd.concat([pd.read_csv(path) for path in files.values()], ignore_index=True)
+        write_atomic(out / "sweep.csv", lambda p: table.to_csv(p, index=False))
+    return table
+
+
+def _check_stamp(out: Path, stamp: str) -> None:
     saved = out / "sweep.json"
-    if saved.exists() and saved.read_text() != stamp:
+    if saved.is_file() and saved.read_text() != stamp:
         raise PimsimError(f"--out: {out} holds a sweep with other settings; choose another "
                           "directory")
-    families, accuracy = _families(cfg)
-    todo = [p for p in points(cfg) if not (out / "points" / f"{point_key(p)}.csv").exists()]
-    (out / "points").mkdir(parents=True, exist_ok=True)
-    write_text_atomic(saved, stamp)
-    bar = tqdm(total=len(points(cfg)), initial=len(points(cfg)) - len(todo), desc="sweep",
-               disable=quiet)
-
-    def save(point, table: pd.DataFrame) -> None:
-        write_atomic(out / "points" / f"{point_key(point)}.csv",
-                     lambda p: table.to_csv(p, index=False))
-        bar.update()
-
-    args = [(p, families[p[0]], cfg.mapping, accuracy[p[0]] if accuracy else None)
-            for p in todo]
-    if cfg.jobs == 1 or len(args) <= 1:
-        for a in args:
-            save(a[0], _evaluate(*a))
-    else:
-        with ProcessPoolExecutor(cfg.jobs) as pool:
-            columns = [list(c) for c in zip(*args, strict=True)]
-            for a, table in zip(args, pool.map(_evaluate, *columns, chunksize=8), strict=True):
-                save(a[0], table)
-    bar.close()
-    table = pd.concat([pd.read_csv(out / "points" / f"{point_key(p)}.csv")
-                       for p in points(cfg)], ignore_index=True)
-    write_atomic(out / "sweep.csv", lambda p: table.to_csv(p, index=False))
-    return table
