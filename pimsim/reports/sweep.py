@@ -45,6 +45,7 @@ from pimsim.simulate import cost_only_family, family_costs, resolve_hardware
 from pimsim.simulate.hardware import Overrides, check_each, file_sha256
 
 LOCK = ".lock"
+CHUNK = 8  # points per task of a worker (their family is sent once per task)
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 Axes = tuple[tuple[str, tuple[Any, ...]], ...]
@@ -187,7 +188,7 @@ def _die_with_parent(parent: int) -> None:
 def worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
     """A process pool whose workers die with this process. SIGTERM here (in the main thread)
     becomes ``SystemExit(143)``; on any exception the workers started here are terminated
-    (not waited for) before it propagates."""
+    (their work in progress is lost) before it propagates."""
     before = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(jobs, initializer=_die_with_parent, initargs=(os.getpid(),))
     main_thread = threading.current_thread() is threading.main_thread()
@@ -197,9 +198,9 @@ def worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
     try:
         yield pool
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
         for worker in set(multiprocessing.active_children()) - before:
             worker.terminate()
+        pool.shutdown()  # quick: the pool's thread fails the pending work and ends
         raise
     else:
         pool.shutdown()
@@ -230,6 +231,11 @@ def _evaluate(point, family: dict[str, list[GemmLayer]], mapping: str,
     if accuracy is not None:
         table.insert(3, "top1", table.subnet.map(accuracy))
     return table
+
+
+def _evaluate_all(args: list[tuple]) -> list[pd.DataFrame]:
+    """:func:`_evaluate` of a chunk of points (one task of a worker)."""
+    return [_evaluate(*a) for a in args]
 
 
 def _families(cfg: SweepConfig) -> tuple[dict[int, dict], dict[int, dict[str, float]] | None]:
@@ -277,11 +283,14 @@ def run_sweep(cfg: SweepConfig, out_dir: str | Path, quiet: bool = False) -> pd.
             for a in args:
                 save(a[0], _evaluate(*a))
         else:
+            chunks = [args[i:i + CHUNK] for i in range(0, len(args), CHUNK)]
             with worker_pool(cfg.jobs) as pool:
-                columns = [list(c) for c in zip(*args, strict=True)]
-                for a, table in zip(args, pool.map(_evaluate, *columns, chunksize=8),
-                                    strict=True):
-                    save(a[0], table)
+                # not ``pool.map``: its cleanup cancels pending work, which races the pool's
+                # own failing of that work when the workers are stopped (an error in 3.11)
+                futures = [pool.submit(_evaluate_all, chunk) for chunk in chunks]
+                for chunk, future in zip(chunks, futures, strict=True):
+                    for a, table in zip(chunk, future.result(), strict=True):
+                        save(a[0], table)
         bar.close()
         table = pd.concat([pd.read_csv(path) for path in files.values()], ignore_index=True)
         write_atomic(out / "sweep.csv", lambda p: table.to_csv(p, index=False))
