@@ -185,6 +185,7 @@ def _start_sweep(out: Path, *extra: str) -> subprocess.Popen:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_workers_exit_when_the_sweep_is_killed(tmp_path, sig):
     proc = _start_sweep(tmp_path / "sweep", "--jobs", "2")
+    workers: set[int] = set()
     try:
         deadline = time.monotonic() + 120
         while len(workers := _children(proc.pid)) < 2:
@@ -202,7 +203,7 @@ def test_workers_exit_when_the_sweep_is_killed(tmp_path, sig):
         err = proc.stderr.read().decode()
         assert "Traceback" not in err, err
     finally:
-        for pid in [proc.pid, *_children(proc.pid)]:
+        for pid in {proc.pid, *workers, *_children(proc.pid)}:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         proc.wait()
