@@ -154,6 +154,10 @@ def _trade(table: pd.DataFrame, x: tuple[str, str, float], y: tuple[str, str, fl
         raise PimsimError(f"{source(table)}: every point is infeasible (first: "
                           f"{table.infeasible.iloc[0]})")
     t = require_columns(feasible, numeric=(x[1], y[1]), text=("subnet",))
+    if not (t[x[1]] > 0).all():
+        row = int((t[x[1]] <= 0).to_numpy().argmax())
+        raise PimsimError(f"{source(table)}: column {x[1]!r}: {t[x[1]].iloc[row]:g} is not > 0 "
+                          "(a log axis)")
     t = t.assign(**{x[0]: t[x[1]] * x[2], y[0]: t[y[1]] * y[2]})
     return plot_tradeoff(t, x[0], xlabel, y[0], ylabel, out, name, title)
 
@@ -207,7 +211,8 @@ def _figures(tables: dict[str, pd.DataFrame], out: Path) -> list[tuple[str, Call
 def plot_dir(path: str | Path, note: Callable[[str], None] = _stderr) -> list[Path]:
     """Draw every figure the folder's CSVs allow; returns the files written. A figure whose
     table lacks a column it needs (or holds text, NaN or no feasible row there) is skipped
-    with a ``note`` naming the file and column; nothing drawable at all is an error."""
+    with a ``note`` naming the file and column; nothing drawable at all is one error with
+    every reason."""
     out = Path(path)
     names = ("sweep", "subnets", "layers", "latency")
     tables = {n: read_table(out / f"{n}.csv") for n in names if (out / f"{n}.csv").is_file()}
@@ -220,7 +225,8 @@ def plot_dir(path: str | Path, note: Callable[[str], None] = _stderr) -> list[Pa
             written += draw()
         except PimsimError as exc:
             skipped.append(f"{figure}: {exc}")
-            note(f"skipped {skipped[-1]}")
     if not written:
         raise PimsimError(f"{out}: nothing to plot ({'; '.join(skipped) or 'no figure applies'})")
+    for reason in skipped:
+        note(f"skipped {reason}")
     return written

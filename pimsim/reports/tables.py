@@ -51,8 +51,10 @@ def require_columns(table: pd.DataFrame, numeric: Iterable[str] = (),
         bad = ~np.isfinite(values.to_numpy())
         if bad.any():
             row = int(np.argmax(bad))
-            raise PimsimError(f"{where}: column {column!r}: row {row + 1}: "
-                              f"{table[column].iloc[row]!r} is not a finite number")
+            cell = table[column].iloc[row]
+            shown = repr(cell) if isinstance(cell, str) else str(cell)
+            raise PimsimError(f"{where}: column {column!r}: row {row + 1}: {shown} is not a "
+                              "finite number")
         checked[column] = values
     for column in text:
         missing = table[column].isna().to_numpy()
