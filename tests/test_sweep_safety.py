@@ -240,7 +240,7 @@ def test_pool_workers_reset_sigterm_and_watch_their_parent(monkeypatch):
     monkeypatch.setattr(sweep_module.signal, "signal", lambda *a: calls.append(a))
     monkeypatch.setattr(sweep_module.os, "_exit", lambda code: calls.append(("exit", code)))
     sweep_module._die_with_parent(os.getppid())
-    assert calls == [(signal.SIGTERM, signal.SIG_DFL)]
+    assert calls == [(signal.SIGTERM, signal.SIG_DFL), (signal.SIGINT, signal.SIG_IGN)]
     if sys.platform.startswith("linux"):
         # prctl was really called on this process: undo it (0 = no signal)
         import ctypes

@@ -174,10 +174,12 @@ def folder_lock(folder: Path) -> Iterator[None]:
 
 
 def _die_with_parent(parent: int) -> None:
-    """Pool worker start: SIGTERM's default action (not the parent's handler), and on Linux
+    """Pool worker start: SIGTERM's default action (not the parent's handler), SIGINT ignored
+    (Ctrl-C reaches the whole process group: the parent stops the workers), and on Linux
     ``prctl(PR_SET_PDEATHSIG, SIGTERM)``, so the kernel ends the worker when the sweep dies;
     a worker whose parent already died exits at once."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:
@@ -210,6 +212,7 @@ def worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
 
 
 def _exit_on_sigterm(signum: int, _frame: Any) -> None:
+    """SIGTERM handler: unwind (stopping the workers), exit status 128 + 15."""
     raise SystemExit(128 + signum)
 
 
