@@ -218,3 +218,18 @@ def test_fuzz_plot_dir(files):
 @given(files=FOLDERS)
 def test_fuzz_plot_dir_long(files):
     _check_plot_dir(files)
+
+
+def test_runtime_switching_checks_its_table():
+    from pimsim.network import DynamicNet, SubnetSpec
+    from pimsim.reports.runner import DynamicRunner
+
+    model = DynamicNet("resnet20", 10, 1, [SubnetSpec.uniform(1.0), SubnetSpec.uniform(0.25)])
+    with pytest.raises(PimsimError, match="^table: column 'subnet': missing$"):
+        DynamicRunner(model, pd.DataFrame({"name": ["w1"]}))
+    table = pd.DataFrame({"subnet": ["w1", "w0.25"], "top1": [0.98, 0.95],
+                          "median_ms": [2.0, "slow"], "energy_per_image_uj": [3.0, 1.0]})
+    runner = DynamicRunner(model, table)
+    assert runner.set_budget(energy_uj=2) == "w0.25"
+    with pytest.raises(PimsimError, match="column 'median_ms': row 2: 'slow' is not a finite"):
+        runner.set_budget(latency_ms=5, energy_uj=2)

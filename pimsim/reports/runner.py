@@ -8,6 +8,7 @@ from torch import Tensor
 from pimsim.errors import PimsimError
 from pimsim.network import DynamicNet
 from pimsim.reports.pareto import select_within_budget
+from pimsim.reports.tables import require_columns
 
 
 class DynamicRunner:
@@ -22,6 +23,7 @@ class DynamicRunner:
     COSTS = {"latency_ms": "median_ms", "energy_uj": "energy_per_image_uj"}
 
     def __init__(self, model: DynamicNet, table: pd.DataFrame, accuracy: str = "top1") -> None:
+        table = require_columns(table, text=("subnet",))
         missing = {n for n in table.subnet} - {s.name for s in model.subnets}
         if missing:
             raise PimsimError(f"table: sub-net {sorted(missing)[0]!r} is not in the model")
@@ -30,11 +32,11 @@ class DynamicRunner:
 
     def set_budget(self, latency_ms: float | None = None, energy_uj: float | None = None) -> str:
         """Switch to the most accurate sub-net within every given budget; returns its name."""
-        table = self.table
         budgets = {"latency_ms": latency_ms, "energy_uj": energy_uj}
         given = {k: v for k, v in budgets.items() if v is not None}
         if not given:
             raise PimsimError("budget: give latency_ms or energy_uj")
+        table = require_columns(self.table, numeric=[self.COSTS[k] for k in given])
         for key, value in list(given.items())[:-1]:
             table = table[table[self.COSTS[key]] <= value]
             if table.empty:
