@@ -9,20 +9,71 @@ Activations are counted per image in elements.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import torch
 from torch import nn
 
+from pimsim.data.sizes import FLOAT_BYTES, MAX_TENSOR_BYTES, check_bytes
 from pimsim.geometry import conv_macs, linear_macs
 from pimsim.network.dynamic import DynamicNet
 from pimsim.network.spec import SubnetSpec
 
+PROBE_HW = 64  # activations are measured at most at PROBE_HW x PROBE_HW and scaled by area
 COLUMNS = ["layer", "type", "in_channels", "out_channels", "kernel", "stride", "in_hw", "out_hw",
            "macs", "params", "act_in", "act_out"]
 
 
+def activation_bytes(model: nn.Module, input_shape: tuple[int, int, int],
+                     kept: bool = False) -> int:
+    """Estimated float32 bytes of one ``(C, H, W)`` image's activations in ``model``: the
+    largest input + output of one leaf module (a forward pass without gradients), or with
+    ``kept`` the sum of every leaf module's output (what a training step keeps for the
+    backward pass). Measured by a forward pass at ``(C, min(H, PROBE_HW), min(W, PROBE_HW))``
+    and scaled by ``H * W / (h_probe * w_probe)`` (exact up to the probe; above it, off by
+    the rounding of strided sizes only). An input that alone is over the limit is not probed."""
+    c, h, w = input_shape
+    ph, pw = min(h, PROBE_HW), min(w, PROBE_HW)
+    if c * h * w * FLOAT_BYTES > MAX_TENSOR_BYTES:
+        return c * h * w * FLOAT_BYTES
+    sizes: list[tuple[int, int]] = []
+
+    def record(module: nn.Module, inputs: tuple, output: object) -> None:
+        if inputs and isinstance(inputs[0], torch.Tensor) and isinstance(output, torch.Tensor):
+            sizes.append((inputs[0].numel(), output.numel()))
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(record) for m in leaves]
+    device = next(model.parameters()).device
+    training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, c, ph, pw, device=device))
+    finally:
+        model.train(training)
+        for handle in handles:
+            handle.remove()
+    elements = sum(o for _, o in sizes) if kept else max((i + o for i, o in sizes), default=0)
+    return math.ceil(elements * FLOAT_BYTES * (h * w) / (ph * pw))
+
+
+def check_input_size(model: nn.Module, input_shape: tuple[int, int, int],
+                     kept: bool = False) -> None:
+    """Refuse an image too large for one forward pass (or with ``kept``, one training step:
+    :func:`activation_bytes` over ``MAX_TENSOR_BYTES``), before anything of its size is
+    allocated; one line naming ``--input-size``. Sizes up to ``PROBE_HW`` are not probed."""
+    c, h, w = input_shape
+    if h * w > PROBE_HW * PROBE_HW:
+        step = "a training step on " if kept else ""
+        check_bytes(activation_bytes(model, input_shape, kept),
+                    f"{step}one {h}x{w} image ({c} channels) through the model")
+
+
 def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> pd.DataFrame:
-    """One row per Conv2d/Linear/BatchNorm2d of a plain model run on one ``(C, H, W)`` image."""
+    """One row per Conv2d/Linear/BatchNorm2d of a plain model run on one ``(C, H, W)`` image
+    (refused first if too large: :func:`check_input_size`)."""
+    check_input_size(model, input_shape)
     rows: list[dict] = []
 
     def hook(name: str):
@@ -84,7 +135,9 @@ def subnet_totals(model: DynamicNet, input_hw: tuple[int, int]) -> pd.DataFrame:
 def resolutions(model: nn.Module, input_shape: tuple[int, ...],
                 kinds: tuple[type, ...]) -> dict[str, tuple[tuple[int, int], tuple[int, int]]]:
     """``{module name: (input H x W, output H x W)}`` of the modules of the given kinds, from
-    one forward pass of a zero image (``(1, 1)`` for flat tensors)."""
+    one forward pass of a zero image (``(1, 1)`` for flat tensors; refused first if too large:
+    :func:`check_input_size`)."""
+    check_input_size(model, input_shape)
     seen: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
 
     def hook(name: str):
