@@ -129,19 +129,19 @@ def check_value(where: str, key: str, annotation: Any, value: Any) -> None:
             raise PimsimError(f"{where}: {key}: must be an integer, got {show(value)}")
     elif isinstance(value, bool) or not isinstance(value, int | float):
         raise PimsimError(f"{where}: {key}: must be a number, got {show(value)}")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise PimsimError(f"{where}: {key}: must be a finite number, got {value}")
     if not value > 0:
         raise PimsimError(f"{where}: {key}: must be > 0, got {show(value)}")
     if key.endswith("_frac") and not value < 1:
-        raise PimsimError(f"{where}: {key}: must be < 1 (a fraction), got {value}")
-    if isinstance(value, int):
+        raise PimsimError(f"{where}: {key}: must be < 1 (a fraction), got {show(value)}")
+    if kind.startswith("int"):
         bound = INT_BOUNDS.get(key.rpartition(".")[2], MAX_INT)
         if value > bound:
             raise PimsimError(f"{where}: {key}: must be <= {bound}, got {show(value)}")
-    elif not FLOAT_RANGE[0] <= value <= FLOAT_RANGE[1]:
+    elif not FLOAT_RANGE[0] <= value <= FLOAT_RANGE[1]:  # exact for ints of any size too
         raise PimsimError(f"{where}: {key}: must lie in [{FLOAT_RANGE[0]:g}, "
-                          f"{FLOAT_RANGE[1]:g}], got {value:g}")
+                          f"{FLOAT_RANGE[1]:g}], got {show(value)}")
 
 
 def read_leaf(where: str, key: str, leaf: Any) -> tuple[Any, str]:

@@ -178,6 +178,9 @@ def edited(source: Path, group: str, key: str, value: object) -> dict:
     (DEVICE, "cell", "write_energy_pj", math.nan, "must be a finite number"),
     (DEVICE, "cell", "write_energy_pj", 1e300, "must lie in"),
     (MAPPING, "chip", "rows", 10**12, "must be <= 65536"),
+    (MAPPING, "chip", "clock_ghz", 10**400, "must lie in"),
+    (DEVICE, "mtj", "tmr_ratio", 1e-40, "must lie in"),
+    (DEVICE, "circuit", "sense_amp_min_margin_frac", 10**400, "must be < 1"),
     (MAPPING, "chip", "cols", 65537, "must be <= 65536"),
     (MAPPING, "chip", "clock_ghz", math.inf, "must be a finite number"),
     (MAPPING, "chip", "banks", 2**25, "must be <= 16777216"),
@@ -247,7 +250,8 @@ def test_non_finite_train_options_are_refused(field, value):
 
 # --- 4. Fuzz: a clean error or a valid object, never another exception -----------------------
 
-scalars = (st.none() | st.booleans() | st.integers(-2**70, 2**70)
+scalars = (st.none() | st.booleans() | st.integers()
+           | st.sampled_from([10**400, -10**400, 2**24 + 1, 65537, 0, -1])
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20))
 documents = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                          | st.dictionaries(st.text(max_size=10) | st.integers(), inner,
@@ -343,3 +347,23 @@ def test_fuzz_set_texts(key, value, axes):
         check_each("sot_mram_45nm", "default", values)
     except PimsimError as exc:
         assert "\n" not in str(exc)
+
+
+def test_the_activation_estimate_scales_the_probe_by_area(monkeypatch):
+    import pimsim.network.counting as counting
+
+    body = DynamicNet("resnet20", 10, 3).body
+    estimate = [counting.activation_bytes(body, (3, 128, 128), kept) for kept in (False, True)]
+    monkeypatch.setattr(counting, "PROBE_HW", 1024)  # measured at full size
+    exact = [counting.activation_bytes(body, (3, 128, 128), kept) for kept in (False, True)]
+    # resnet20's largest step: a 16-channel 3x3 convolution at full resolution, in + out
+    assert exact[0] == 2 * 16 * 128 * 128 * 4 == estimate[0]
+    assert exact[1] == pytest.approx(estimate[1], rel=1e-3) and exact[1] > 10 * exact[0]
+
+
+def test_an_input_too_large_by_its_channels_is_refused_before_the_forward_pass():
+    from pimsim.network.counting import check_input_size
+
+    body = DynamicNet("resnet20", 10, 3).body
+    message = one_line_error(check_input_size, body, (10**9, 32, 32))
+    assert message.startswith("--in-channels: one 32x32 image (1000000000 channels)")

@@ -62,12 +62,15 @@ def check_input_size(model: nn.Module, input_shape: tuple[int, int, int],
                      kept: bool = False) -> None:
     """Refuse an image too large for one forward pass (or with ``kept``, one training step:
     :func:`activation_bytes` over ``MAX_TENSOR_BYTES``), before anything of its size is
-    allocated; one line naming ``--input-size``. Sizes up to ``PROBE_HW`` are not probed."""
+    allocated; one line naming ``--input-size`` (``--in-channels`` when the image is at most
+    ``PROBE_HW`` square: then only the input itself is checked)."""
     c, h, w = input_shape
-    if h * w > PROBE_HW * PROBE_HW:
+    small = h * w <= PROBE_HW * PROBE_HW
+    if not small or c * h * w * FLOAT_BYTES > MAX_TENSOR_BYTES:
         step = "a training step on " if kept else ""
         check_bytes(activation_bytes(model, input_shape, kept),
-                    f"{step}one {h}x{w} image ({c} channels) through the model")
+                    f"{step}one {h}x{w} image ({c} channels) through the model",
+                    "--in-channels" if small else "--input-size")
 
 
 def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> pd.DataFrame:
