@@ -63,6 +63,8 @@ def load_yaml(path: str | Path, where: str) -> Any:
             data = f.read(MAX_YAML_BYTES + 1)
     except OSError as exc:
         raise PimsimError(f"{where}: cannot read: {exc.strerror}") from None
+    except ValueError:  # a NUL character in the path
+        raise PimsimError(f"{show(where)}: cannot read: not a valid path") from None
     if len(data) > MAX_YAML_BYTES:
         raise PimsimError(f"{where}: larger than {MAX_YAML_BYTES} bytes; not a pimsim file")
     try:

@@ -237,7 +237,7 @@ def test_bad_values_on_the_command_line_are_one_line_and_fast(tmp_path, capsys, 
     start = time.perf_counter()
     err = cli_error(capsys, [*argv, "--out", str(out)])
     assert message in err and "GiB" in err if "input-size" in message else message in err
-    assert time.perf_counter() - start < 5 and not out.exists()
+    assert time.perf_counter() - start < 10 and not out.exists()
 
 
 @pytest.mark.parametrize("field", ["lr", "momentum", "weight_decay", "kd_temperature",
@@ -349,16 +349,34 @@ def test_fuzz_set_texts(key, value, axes):
         assert "\n" not in str(exc)
 
 
-def test_the_activation_estimate_scales_the_probe_by_area(monkeypatch):
-    import pimsim.network.counting as counting
+def test_the_activation_estimate_is_exact_without_allocating():
+    from pimsim.network.counting import activation_bytes
 
     body = DynamicNet("resnet20", 10, 3).body
-    estimate = [counting.activation_bytes(body, (3, 128, 128), kept) for kept in (False, True)]
-    monkeypatch.setattr(counting, "PROBE_HW", 1024)  # measured at full size
-    exact = [counting.activation_bytes(body, (3, 128, 128), kept) for kept in (False, True)]
+    sizes = []
+    handles = [m.register_forward_hook(lambda m, i, o: sizes.append((i[0].numel(), o.numel())))
+               for m in body.modules() if not list(m.children())]
+    with torch.no_grad():
+        body.eval()(torch.zeros(1, 3, 96, 96))
+    for h in handles:
+        h.remove()
     # resnet20's largest step: a 16-channel 3x3 convolution at full resolution, in + out
-    assert exact[0] == 2 * 16 * 128 * 128 * 4 == estimate[0]
-    assert exact[1] == pytest.approx(estimate[1], rel=1e-3) and exact[1] > 10 * exact[0]
+    assert activation_bytes(body, (3, 96, 96)) == 4 * max(i + o for i, o in sizes) \
+        == 2 * 16 * 96 * 96 * 4
+    assert activation_bytes(body, (3, 96, 96), kept=True) == 4 * sum(o for _, o in sizes)
+    tracemalloc.start()
+    assert activation_bytes(body, (3, 10**5, 10**5)) == 2 * 16 * 10**10 * 4
+    assert tracemalloc.get_traced_memory()[1] < 50 * 2**20
+    tracemalloc.stop()
+
+
+def test_a_model_of_fixed_resolution_is_measured_too():
+    """A Linear after a flatten fixes the resolution: the measure runs at the real size."""
+    from pimsim.network.counting import activation_bytes
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Flatten(),
+                                torch.nn.Linear(8 * 100 * 100, 10))
+    assert activation_bytes(model, (3, 100, 100)) == (8 * 10**4 * 2) * 4
 
 
 def test_an_input_too_large_by_its_channels_is_refused_before_the_forward_pass():

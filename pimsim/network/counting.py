@@ -9,53 +9,52 @@ Activations are counted per image in elements.
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from pimsim.data.sizes import FLOAT_BYTES, MAX_TENSOR_BYTES, check_bytes
 from pimsim.geometry import conv_macs, linear_macs
 from pimsim.network.dynamic import DynamicNet
 from pimsim.network.spec import SubnetSpec
 
-PROBE_HW = 64  # activations are measured at most at PROBE_HW x PROBE_HW and scaled by area
+SMALL_HW = 64  # images up to SMALL_HW x SMALL_HW: only their input is checked (no meta pass)
 COLUMNS = ["layer", "type", "in_channels", "out_channels", "kernel", "stride", "in_hw", "out_hw",
            "macs", "params", "act_in", "act_out"]
 
 
 def activation_bytes(model: nn.Module, input_shape: tuple[int, int, int],
                      kept: bool = False) -> int:
-    """Estimated float32 bytes of one ``(C, H, W)`` image's activations in ``model``: the
-    largest input + output of one leaf module (a forward pass without gradients), or with
-    ``kept`` the sum of every leaf module's output (what a training step keeps for the
-    backward pass). Measured by a forward pass at ``(C, min(H, PROBE_HW), min(W, PROBE_HW))``
-    and scaled by ``H * W / (h_probe * w_probe)`` (exact up to the probe; above it, off by
-    the rounding of strided sizes only). An input that alone is over the limit is not probed."""
+    """Float32 bytes of one ``(C, H, W)`` image's activations in ``model``: the largest input +
+    output of one leaf module (a forward pass without gradients), or with ``kept`` the sum of
+    every leaf module's output (what a training step keeps for the backward pass). Exact and
+    allocation-free: the forward pass runs on the ``meta`` device (shapes only). A model that
+    cannot run there (a data-dependent step) counts its input only."""
     c, h, w = input_shape
-    ph, pw = min(h, PROBE_HW), min(w, PROBE_HW)
-    if c * h * w * FLOAT_BYTES > MAX_TENSOR_BYTES:
-        return c * h * w * FLOAT_BYTES
+    meta = {n: torch.empty_like(t, device="meta")
+            for n, t in (*model.named_parameters(), *model.named_buffers())}
     sizes: list[tuple[int, int]] = []
 
     def record(module: nn.Module, inputs: tuple, output: object) -> None:
         if inputs and isinstance(inputs[0], torch.Tensor) and isinstance(output, torch.Tensor):
             sizes.append((inputs[0].numel(), output.numel()))
 
-    leaves = [m for m in model.modules() if not list(m.children())]
-    handles = [m.register_forward_hook(record) for m in leaves]
-    device = next(model.parameters()).device
+    handles = [m.register_forward_hook(record) for m in model.modules()
+               if not list(m.children())]
     training = model.training
     try:
         with torch.no_grad():
-            model.eval()(torch.zeros(1, c, ph, pw, device=device))
+            model.eval()
+            functional_call(model, meta, (torch.empty(1, c, h, w, device="meta"),))
+    except (RuntimeError, NotImplementedError):
+        sizes = [(0, c * h * w)]
     finally:
         model.train(training)
         for handle in handles:
             handle.remove()
     elements = sum(o for _, o in sizes) if kept else max((i + o for i, o in sizes), default=0)
-    return math.ceil(elements * FLOAT_BYTES * (h * w) / (ph * pw))
+    return max(elements, c * h * w) * FLOAT_BYTES
 
 
 def check_input_size(model: nn.Module, input_shape: tuple[int, int, int],
@@ -63,9 +62,9 @@ def check_input_size(model: nn.Module, input_shape: tuple[int, int, int],
     """Refuse an image too large for one forward pass (or with ``kept``, one training step:
     :func:`activation_bytes` over ``MAX_TENSOR_BYTES``), before anything of its size is
     allocated; one line naming ``--input-size`` (``--in-channels`` when the image is at most
-    ``PROBE_HW`` square: then only the input itself is checked)."""
+    ``SMALL_HW`` square: such an image is refused only for its input's own size)."""
     c, h, w = input_shape
-    small = h * w <= PROBE_HW * PROBE_HW
+    small = h * w <= SMALL_HW * SMALL_HW
     if not small or c * h * w * FLOAT_BYTES > MAX_TENSOR_BYTES:
         step = "a training step on " if kept else ""
         check_bytes(activation_bytes(model, input_shape, kept),
