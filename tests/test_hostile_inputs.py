@@ -127,7 +127,7 @@ def test_an_alias_bomb_on_the_command_line_is_one_line_exit_2(tmp_path, capsys):
     start = time.perf_counter()
     err = cli_error(capsys, ["simulate", "--cost-only", "--model", "resnet20", "--input-size",
                              "32", "--device-params", str(bomb), "--out", str(out)])
-    assert "anchors and aliases" in err and time.perf_counter() - start < 5
+    assert "anchors and aliases" in err and time.perf_counter() - start < 10
     assert not out.exists()
 
 
@@ -161,8 +161,11 @@ def test_oversized_and_binary_files_are_refused(tmp_path, content, message):
         assert message in one_line_error(load, path)
 
 
-def test_a_directory_given_as_a_file_is_one_line(tmp_path):
-    assert "cannot read" in one_line_error(load_mapping, tmp_path / "d.yaml/")
+def test_a_directory_or_a_missing_file_is_one_line(tmp_path):
+    (tmp_path / "d.yaml").mkdir()
+    for load in LOADERS.values():
+        assert "cannot read: Is a directory" in one_line_error(load, tmp_path / "d.yaml")
+        assert "cannot read: No such file" in one_line_error(load, tmp_path / "none.yaml")
 
 
 # --- 3. Values -------------------------------------------------------------------------------
