@@ -256,9 +256,15 @@ def test_non_finite_train_options_are_refused(field, value):
 scalars = (st.none() | st.booleans() | st.integers()
            | st.sampled_from([10**400, -10**400, 2**24 + 1, 65537, 0, -1])
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20))
-documents = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                         | st.dictionaries(st.text(max_size=10) | st.integers(), inner,
-                                           max_size=4), max_leaves=20)
+
+
+def nested(inner: st.SearchStrategy) -> st.SearchStrategy:
+    """Lists and mappings (text or integer keys) of ``inner``."""
+    keys = st.text(max_size=10) | st.integers()
+    return st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4)
+
+
+documents = st.recursive(scalars, nested, max_leaves=20)
 
 
 def clean_or_valid(load, path: Path) -> None:
