@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pimsim.errors import PimsimError
-from pimsim.paramfile import apply_overrides, build_group, load_yaml, locate
+from pimsim.paramfile import apply_overrides, build_group, load_yaml, locate, show
 
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
 MAPPING_GROUPS = ("chip", "policy")  # a mapping file's parameter groups (``--set`` keys too)
@@ -87,7 +87,7 @@ class ChipMapping:
             value = getattr(self.policy, key)
             if value not in choices:
                 raise PimsimError(f"{self.path}: policy.{key}: must be one of "
-                                  f"{', '.join(choices)}, got {value!r}")
+                                  f"{', '.join(choices)}, got {show(value)}")
 
 
 def parse_mapping(raw: Any, where: str) -> ChipMapping:
