@@ -51,7 +51,7 @@ def test_specs_round_trip(tmp_path, suffix):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("subnets: [", "malformed YAML/JSON"),
+    ("subnets: [", "not valid YAML"),
     ("other: 1", "missing key 'subnets'"),
     ("subnets: []", "subnets: must be a non-empty list"),
     ("subnets:\n- {name: a, ratoi: 0.5}", r"subnets\[0\]: unknown key 'ratoi'"),

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from pimsim.data.base import Dataset
+from pimsim.data.sizes import FLOAT_BYTES, check_bytes
 
 
 def load_synthetic(shape: tuple[int, int, int] = (3, 224, 224), num_classes: int = 1000,
                    train_size: int = 64, test_size: int = 16, seed: int = 0) -> Dataset:
-    """Standard-normal images of ``shape`` (C, H, W) with uniform random labels, seeded."""
+    """Standard-normal images of ``shape`` (C, H, W) with uniform random labels, seeded; a set
+    too large for memory (:func:`~pimsim.data.sizes.check_bytes`) is refused first."""
+    images = train_size + test_size
+    check_bytes(images * math.prod(shape) * FLOAT_BYTES,
+                f"the synthetic data set ({images} images of {'x'.join(map(str, shape))})")
     g = torch.Generator().manual_seed(seed)
     return Dataset(
         "synthetic",

@@ -21,7 +21,7 @@ from pimsim.device.groups import COMMON_GROUPS, ArrayParams, CellParams, Circuit
 from pimsim.device.physics import DerivedCosts, derive_costs
 from pimsim.device.technologies import Technology, get_technology, known_technologies
 from pimsim.errors import PimsimError
-from pimsim.paramfile import apply_overrides, build_group, load_yaml, locate
+from pimsim.paramfile import apply_overrides, build_group, load_yaml, locate, show
 
 PRESETS_DIR = Path(__file__).resolve().parents[2] / "device_params"
 DEFAULT_PRESET = "sot_mram_45nm"
@@ -101,7 +101,7 @@ def parse_device_params(raw: Any, where: str) -> DeviceParams:
             raise PimsimError(f"{where}: {key}: missing")
     for key in TOP_LEVEL_KEYS:
         if key in raw and not isinstance(raw[key], str):
-            raise PimsimError(f"{where}: {key}: must be a string, got {raw[key]!r}")
+            raise PimsimError(f"{where}: {key}: must be a string, got {show(raw[key])}")
     tech = get_technology(raw["technology"], where)
     classes = {**COMMON_GROUPS, tech.group: tech.params_cls}
     other_groups = {t.group for t in known_technologies().values()} - set(classes)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pimsim.errors import PimsimError
-from pimsim.paramfile import apply_overrides, build_group, load_yaml, locate
+from pimsim.paramfile import apply_overrides, build_group, load_yaml, locate, show
 
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
 MAPPING_GROUPS = ("chip", "policy")  # a mapping file's parameter groups (``--set`` keys too)
@@ -24,6 +24,7 @@ POLICY_CHOICES = {"execution": ("layer-by-layer", "pipelined"),
                   "weights": ("resident", "reload"),
                   "volatile_unused": ("keep-powered", "gate")}
 SENSE_OPS = ("and2",)
+MAX_SUBARRAYS = 1 << 24  # banks * mats_per_bank * subarrays_per_mat (mappings/README.md)
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,16 @@ class ChipMapping:
         return SENSE_OPS
 
     def validate(self) -> None:
-        """Each policy value is one of its choices (values are checked where they enter)."""
+        """Each policy value is one of its choices and the chip has at most ``MAX_SUBARRAYS``
+        sub-arrays (values are checked where they enter)."""
+        if self.chip.subarrays > MAX_SUBARRAYS:
+            raise PimsimError(f"{self.path}: chip: banks * mats_per_bank * subarrays_per_mat "
+                              f"must be <= {MAX_SUBARRAYS}, got {self.chip.subarrays}")
         for key, choices in POLICY_CHOICES.items():
             value = getattr(self.policy, key)
             if value not in choices:
                 raise PimsimError(f"{self.path}: policy.{key}: must be one of "
-                                  f"{', '.join(choices)}, got {value!r}")
+                                  f"{', '.join(choices)}, got {show(value)}")
 
 
 def parse_mapping(raw: Any, where: str) -> ChipMapping:

@@ -12,17 +12,70 @@ from __future__ import annotations
 import pandas as pd
 import torch
 from torch import nn
+from torch.func import functional_call
 
+from pimsim.data.sizes import FLOAT_BYTES, MAX_TENSOR_BYTES, check_bytes
 from pimsim.geometry import conv_macs, linear_macs
 from pimsim.network.dynamic import DynamicNet
 from pimsim.network.spec import SubnetSpec
 
+SMALL_HW = 64  # images up to SMALL_HW x SMALL_HW: only their input is checked (no meta pass)
 COLUMNS = ["layer", "type", "in_channels", "out_channels", "kernel", "stride", "in_hw", "out_hw",
            "macs", "params", "act_in", "act_out"]
 
 
+def activation_bytes(model: nn.Module, input_shape: tuple[int, int, int],
+                     kept: bool = False) -> int:
+    """Float32 bytes of one ``(C, H, W)`` image's activations in ``model``: the largest input +
+    output of one leaf module (a forward pass without gradients), or with ``kept`` the sum of
+    every leaf module's output (what a training step keeps for the backward pass). Exact and
+    allocation-free: the forward pass runs on the ``meta`` device (shapes only). A model that
+    cannot run there (a data-dependent step) counts its input only."""
+    c, h, w = input_shape
+    meta = {n: torch.empty_like(t, device="meta")
+            for n, t in (*model.named_parameters(), *model.named_buffers())}
+    sizes: list[tuple[int, int]] = []
+
+    def record(module: nn.Module, inputs: tuple, output: object) -> None:
+        if inputs and isinstance(inputs[0], torch.Tensor) and isinstance(output, torch.Tensor):
+            sizes.append((inputs[0].numel(), output.numel()))
+
+    handles = [m.register_forward_hook(record) for m in model.modules()
+               if not list(m.children())]
+    training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()
+            functional_call(model, meta, (torch.empty(1, c, h, w, device="meta"),))
+    except (RuntimeError, NotImplementedError):
+        sizes = [(0, c * h * w)]
+    finally:
+        model.train(training)
+        for handle in handles:
+            handle.remove()
+    elements = sum(o for _, o in sizes) if kept else max((i + o for i, o in sizes), default=0)
+    return max(elements, c * h * w) * FLOAT_BYTES
+
+
+def check_input_size(model: nn.Module, input_shape: tuple[int, int, int],
+                     kept: bool = False) -> None:
+    """Refuse an image too large for one forward pass (or with ``kept``, one training step:
+    :func:`activation_bytes` over ``MAX_TENSOR_BYTES``), before anything of its size is
+    allocated; one line naming ``--input-size`` (``--in-channels`` when the image is at most
+    ``SMALL_HW`` square: such an image is refused only for its input's own size)."""
+    c, h, w = input_shape
+    small = h * w <= SMALL_HW * SMALL_HW
+    if not small or c * h * w * FLOAT_BYTES > MAX_TENSOR_BYTES:
+        step = "a training step on " if kept else ""
+        check_bytes(activation_bytes(model, input_shape, kept),
+                    f"{step}one {h}x{w} image ({c} channels) through the model",
+                    "--in-channels" if small else "--input-size")
+
+
 def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> pd.DataFrame:
-    """One row per Conv2d/Linear/BatchNorm2d of a plain model run on one ``(C, H, W)`` image."""
+    """One row per Conv2d/Linear/BatchNorm2d of a plain model run on one ``(C, H, W)`` image
+    (refused first if too large: :func:`check_input_size`)."""
+    check_input_size(model, input_shape)
     rows: list[dict] = []
 
     def hook(name: str):
@@ -84,7 +137,9 @@ def subnet_totals(model: DynamicNet, input_hw: tuple[int, int]) -> pd.DataFrame:
 def resolutions(model: nn.Module, input_shape: tuple[int, ...],
                 kinds: tuple[type, ...]) -> dict[str, tuple[tuple[int, int], tuple[int, int]]]:
     """``{module name: (input H x W, output H x W)}`` of the modules of the given kinds, from
-    one forward pass of a zero image (``(1, 1)`` for flat tensors)."""
+    one forward pass of a zero image (``(1, 1)`` for flat tensors; refused first if too large:
+    :func:`check_input_size`)."""
+    check_input_size(model, input_shape)
     seen: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
 
     def hook(name: str):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +19,27 @@ import yaml
 
 from pimsim.errors import PimsimError
 from pimsim.io import write_text_atomic
+from pimsim.paramfile import load_yaml, short, show
+
+NAME_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+MAX_NAME_LEN = 64
+
+
+def check_name(name: object, field: str = "name") -> str:
+    """``name`` if it is safe as a file name (sub-net names become ``<name>.pt``/``.npz``):
+    1 to ``MAX_NAME_LEN`` letters, digits, ``.``, ``_`` or ``-``, and not ``.`` or ``..``;
+    otherwise a one-line error naming ``field``."""
+    if (not isinstance(name, str) or not NAME_CHARS.fullmatch(name) or name in (".", "..")
+            or len(name) > MAX_NAME_LEN):
+        raise PimsimError(f"{field}: must be 1 to {MAX_NAME_LEN} letters, digits, '.', '_' or "
+                          f"'-' (it names files), and not '.' or '..'; got {show(name)}")
+    return name
 
 
 @dataclass(frozen=True)
 class SubnetSpec:
-    """One sub-net: exactly one of ``ratio`` (in (0, 1]) or ``counts`` (each >= 1)."""
+    """One sub-net: exactly one of ``ratio`` (in (0, 1]) or ``counts`` (each >= 1); ``name`` is
+    safe as a file name (:func:`check_name`)."""
 
     name: str
     ratio: float | None = None
@@ -30,23 +47,25 @@ class SubnetSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise PimsimError(f"sub-net spec: name: must be a non-empty string, got {self.name!r}")
+            raise PimsimError(f"sub-net spec: name: must be a non-empty string, got "
+                              f"{show(self.name)}")
+        check_name(self.name, "sub-net spec: name")
         where = f"sub-net {self.name!r}"
         if (self.ratio is None) == (self.counts is None):
             raise PimsimError(f"{where}: give exactly one of 'ratio' or 'counts'")
         if self.ratio is not None:
             if isinstance(self.ratio, bool) or not isinstance(self.ratio, int | float):
-                raise PimsimError(f"{where}: ratio: must be a number, got {self.ratio!r}")
-            if not (0.0 < float(self.ratio) <= 1.0) or math.isnan(self.ratio):
-                raise PimsimError(f"{where}: ratio: must lie in (0, 1], got {self.ratio}")
+                raise PimsimError(f"{where}: ratio: must be a number, got {show(self.ratio)}")
+            if not 0 < self.ratio <= 1:
+                raise PimsimError(f"{where}: ratio: must lie in (0, 1], got {show(self.ratio)}")
             object.__setattr__(self, "ratio", float(self.ratio))
         else:
             counts = tuple(self.counts)  # type: ignore[arg-type]
             for i, c in enumerate(counts):
                 if isinstance(c, bool) or not isinstance(c, int):
-                    raise PimsimError(f"{where}: counts[{i}]: must be an integer, got {c!r}")
+                    raise PimsimError(f"{where}: counts[{i}]: must be an integer, got {show(c)}")
                 if c < 1:
-                    raise PimsimError(f"{where}: counts[{i}]: must be >= 1, got {c}")
+                    raise PimsimError(f"{where}: counts[{i}]: must be >= 1, got {show(c)}")
             if not counts:
                 raise PimsimError(f"{where}: counts: must not be empty")
             object.__setattr__(self, "counts", counts)
@@ -69,7 +88,7 @@ class SubnetSpec:
         for i, (c, w) in enumerate(zip(counts, widths, strict=True)):
             if c > w:
                 raise PimsimError(
-                    f"sub-net {self.name!r}: counts[{i}]: {c} exceeds the group's width {w}"
+                    f"sub-net {self.name!r}: counts[{i}]: {show(c)} exceeds the group's width {w}"
                 )
         return counts
 
@@ -84,7 +103,7 @@ class SubnetSpec:
             raise PimsimError(f"{where}: must be a mapping with 'name' and 'ratio' or 'counts'")
         unknown = set(data) - {"name", "ratio", "counts"}
         if unknown:
-            raise PimsimError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+            raise PimsimError(f"{where}: unknown key {short(min(map(str, unknown)))!r}")
         if "name" not in data:
             raise PimsimError(f"{where}: missing key 'name'")
         counts = data.get("counts")
@@ -128,16 +147,7 @@ def save_specs(path: str | Path, specs: Iterable[SubnetSpec]) -> None:
 def load_specs(path: str | Path) -> list[SubnetSpec]:
     """Read specs written by :func:`save_specs` (a ``subnets:`` list), YAML or JSON."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PimsimError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)  # JSON is a subset of YAML
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" (line {mark.line + 1})" if mark else ""
-        raise PimsimError(f"{path}: malformed YAML/JSON{line}") from None
+    data = load_yaml(path, str(path))  # JSON is a subset of YAML
     if not isinstance(data, dict) or "subnets" not in data:
         raise PimsimError(f"{path}: missing key 'subnets'")
     if not isinstance(data["subnets"], list) or not data["subnets"]:

@@ -10,23 +10,23 @@ files' own.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from pimsim.device import DeviceParams, load_device_params, with_overrides
 from pimsim.device.params import PRESETS_DIR
 from pimsim.errors import PimsimError
 from pimsim.mapper import ChipMapping, load_mapping, mapping_with_overrides
 from pimsim.mapper.chip import MAPPING_GROUPS, MAPPINGS_DIR
-from pimsim.paramfile import locate
+from pimsim.paramfile import locate, parse_yaml, show
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 Overrides = tuple[tuple[str, Any], ...]
+NON_FINITE = ("inf", "infinity", "nan", ".inf", ".nan")  # words refused as --set values
 
 
 def as_overrides(overrides: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Overrides:
@@ -114,16 +114,16 @@ def file_sha256(path: str) -> str:
 def parse_axis(text: str) -> tuple[str, list[Any]]:
     """``"chip.rows=128,256"`` -> ``("chip.rows", [128, 256])`` (a sweep axis)."""
     key, values = _split(text, "GROUP.KEY=V1,V2,...")
-    return key, [_scalar(text, v) for v in values.split(",")]
+    return key, [_scalar(text, key, v) for v in values.split(",")]
 
 
 def parse_override(text: str) -> tuple[str, Any]:
     """``"mtj.tmr_ratio=0.9"`` -> ``("mtj.tmr_ratio", 0.9)`` (one value)."""
     key, value = _split(text, "GROUP.KEY=VALUE")
     if "," in value:
-        raise PimsimError(f"--set: {text!r}: one value per key here (pimsim sweep takes "
+        raise PimsimError(f"--set: {show(text)}: one value per key here (pimsim sweep takes "
                           "several)")
-    return key, _scalar(text, value)
+    return key, _scalar(text, key, value)
 
 
 def parse_settings(texts: Iterable[str], axes: bool) -> dict[str, Any]:
@@ -142,16 +142,23 @@ def parse_settings(texts: Iterable[str], axes: bool) -> dict[str, Any]:
 def _split(text: str, form: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or "." not in key or not value:
-        raise PimsimError(f"--set: {text!r}: expected {form}")
+        raise PimsimError(f"--set: {show(text)}: expected {form}")
     return key.strip(), value
 
 
-def _scalar(text: str, value: str) -> Any:
-    """A YAML scalar; anything else (a list, a mapping, nothing, not YAML) is an error."""
+def _scalar(text: str, key: str, value: str) -> Any:
+    """A YAML scalar (a number, true/false or a word); anything else (a list, a mapping,
+    nothing, a date, not YAML) and non-finite numbers (``.inf``, ``nan``) are errors naming
+    the key."""
     try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
+        parsed = parse_yaml(value, f"--set {key}")
+    except PimsimError:
         parsed = None
-    if parsed is None or isinstance(parsed, list | dict):
-        raise PimsimError(f"--set: {text!r}: every value must be a number, true/false or a word")
+    if parsed is None or type(parsed) not in (bool, int, float, str):
+        raise PimsimError(f"--set: {show(text)}: every value must be a number, true/false or "
+                          "a word")
+    if isinstance(parsed, float) and not math.isfinite(parsed) or (
+            isinstance(parsed, str) and parsed.strip().lower().lstrip("+-") in NON_FINITE):
+        raise PimsimError(f"--set {key}: must be a finite number, got {show(value)}")
     return parsed
+

@@ -4,16 +4,21 @@ frozen options record per method), which the engine and the methods read."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
 from pimsim.errors import PimsimError
-from pimsim.network import ARCHS, SubnetSpec, load_specs
+from pimsim.network import ARCHS, DynamicNet, SubnetSpec, load_specs
+from pimsim.network.counting import check_input_size
 
 METHOD_NAMES = ("individual", "uniform", "multi-path", "single-path", "ast")
 DEFAULT_TARGETS = (0.25, 0.5, 0.75, 1.0)
 # Single-path: training MACs at most this times those of training the full model alone.
 DEFAULT_COST_BUDGET = 1.3
+MAX_CLASSES = 100_000  # synthetic data: the classifier alone would not fit far above this
+FLOAT_OPTIONS = ("lr", "momentum", "weight_decay", "kd_weight", "kd_temperature",
+                 "sparsity_weight", "cost_budget", "mask_update_until")
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,11 @@ class TrainConfig:
             for v in getattr(self, name) or []:
                 if not 0 < v <= 1:
                     raise PimsimError(f"--{name}: {v:g} is outside (0, 1]")
+        for name in FLOAT_OPTIONS:
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise PimsimError(f"--{name.replace('_', '-')}: must be a finite number, "
+                                  f"got {value}")
         checks = [("epochs", self.epochs >= 1), ("input_size", self.input_size >= 1),
                   ("num_classes", self.num_classes >= 1), ("batch_size", self.batch_size >= 1),
                   ("lr", self.lr > 0), ("momentum", 0 <= self.momentum < 1),
@@ -103,6 +113,17 @@ class TrainConfig:
             if not ok:
                 raise PimsimError(f"--{name.replace('_', '-')}: invalid value "
                                   f"{getattr(self, name)!r}")
+        if self.dataset == "synthetic":
+            self._check_synthetic_size()
+
+    def _check_synthetic_size(self) -> None:
+        """``--num-classes`` at most ``MAX_CLASSES``; ``--input-size`` small enough for one
+        image's training step (:func:`~pimsim.network.counting.check_input_size`); both before
+        anything of their size is allocated."""
+        if self.num_classes > MAX_CLASSES:
+            raise PimsimError(f"--num-classes: at most {MAX_CLASSES:,}, got {self.num_classes}")
+        check_input_size(DynamicNet(self.arch, self.num_classes, 3).body,
+                         (3, self.input_size, self.input_size), kept=True)
 
     def targets(self) -> list[float | SubnetSpec]:
         """The run's targets: budgets (floats) or explicit specs."""
