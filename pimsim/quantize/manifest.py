@@ -3,9 +3,9 @@
 See ``FORMAT.md`` beside this module for the fields. Both files are written atomically (npz
 first, then the manifest that names it); arrays load with ``allow_pickle=False``. The manifest
 carries ``arrays_sha256`` (SHA-256 of the npz file) and ``sha256`` (of its own content,
-:func:`manifest_sha256`), both verified on load; files written before them load unchecked. This module
-reads and writes a graph's header (``name``, ``bits``, ``input_shape``, ``output``, ``meta``) and
-its layers; :meth:`pimsim.quantize.IntGraph.save` and ``IntGraph.load`` build on it.
+:func:`manifest_sha256`), both verified on load; files written before them load unchecked.
+This module reads and writes a graph's header (``name``, ``bits``, ``input_shape``, ``output``,
+``meta``) and its layers; :meth:`pimsim.quantize.IntGraph.save` and ``IntGraph.load`` build on it.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ A method (``methods.py``) is a sequence of named *phases*; each trains one model
 epochs under a *policy* that says which sub-nets run at each step. After every epoch the
 whole run state (model, optimizer, random generators, policy state, costs, log) is written
 atomically to ``DIR/state.pt`` (with its SHA-256, :func:`pimsim.train.checkpoint.save_sealed`);
-``resume=True`` verifies and reloads it (any file that does not fit: one-line error), skips completed phases (restoring
-their results) and continues the interrupted one, so on CPU with the same seed the final
-weights equal an uninterrupted run's.
+``resume=True`` verifies and reloads it (any file that does not fit: one-line error), skips
+completed phases (restoring their results) and continues the interrupted one, so on CPU with
+the same seed the final weights equal an uninterrupted run's.
 
 Learning rate: SGD with Nesterov momentum, cosine decay per step over each phase
 (``lr_t = lr * (1 + cos(pi * t / T)) / 2``). Cost: per phase and per sub-net, forward and
