@@ -59,7 +59,9 @@ def content_sha256(data: Any) -> str:
 
 
 def save_sealed(path: str | Path, data: dict[str, Any]) -> None:
-    """``torch.save`` ``data`` plus its ``sha256`` to ``path`` atomically."""
+    """``torch.save`` ``data`` plus its ``sha256`` (replacing any it has) to ``path``
+    atomically."""
+    data = {k: v for k, v in data.items() if k != CHECKSUM}
     buffer = io.BytesIO()
     torch.save({**data, CHECKSUM: content_sha256(data)}, buffer)
     write_bytes_atomic(path, buffer.getvalue())
@@ -76,7 +78,7 @@ def load_sealed(path: str | Path, what: str) -> dict[str, Any]:
     except OSError as exc:
         raise PimsimError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except Exception as exc:  # whatever a foreign, truncated or crafted file makes torch raise
-        raise PimsimError(f"{path}: not a {what} that loads with torch.load(weights_only=True) "
+        raise PimsimError(f"{path}: not a torch {what} that loads with weights_only=True "
                           f"({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise PimsimError(f"{path}: not a pimsim {what}")
