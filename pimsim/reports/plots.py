@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pimsim.errors import PimsimError  # noqa: E402
+from pimsim.io import write_atomic  # noqa: E402
 from pimsim.mapper.cost import EVENTS, energy_column  # noqa: E402
 from pimsim.reports.pareto import pareto_mask  # noqa: E402
 from pimsim.reports.tables import read_table  # noqa: E402
@@ -33,7 +34,8 @@ def _save(fig, out: Path, name: str) -> list[Path]:
     paths = []
     for fmt in FORMATS:
         path = out / f"{name}.{fmt}"
-        fig.savefig(path, dpi=160, metadata={"Date": None} if fmt == "svg" else None)
+        write_atomic(path, lambda p, fmt=fmt: fig.savefig(  # no 0-byte file on a full disk
+            p, format=fmt, dpi=160, metadata={"Date": None} if fmt == "svg" else None))
         paths.append(path)
     plt.close(fig)
     return paths
