@@ -125,11 +125,14 @@ def _inside(path: Path, out: Path) -> bool:
             or (path.parent == out.parent and path.name.startswith(f".{out.name}.")))
 
 
-def _os_error_with_path(exc: OSError, path: Path) -> OSError:
-    """``exc``, naming ``path`` when it names no file (a write that ran out of space)."""
-    if exc.filename is not None:
+def _os_error_with_path(exc: OSError, path: Path, tmp: Path) -> OSError:
+    """``exc``, naming ``path`` (or the file inside it) where it names no file (a write that
+    ran out of space) or the temporary ``tmp`` (or a file inside it)."""
+    name = Path(exc.filename) if isinstance(exc.filename, str) else None
+    if name is not None and name != tmp and tmp not in name.parents:
         return exc
-    return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
+    where = path if name is None or name == tmp else path / name.relative_to(tmp)
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(where))
 
 
 def make_dirs(path: str | Path) -> Path:
@@ -153,7 +156,7 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise _os_error_with_path(exc, path) from None
+        raise _os_error_with_path(exc, path, Path(tmp)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -178,7 +181,7 @@ def publish_dir(out: str | Path, build: Callable[[Path], None]) -> Path:
         try:
             build(tmp)
         except OSError as exc:
-            raise _os_error_with_path(exc, out) from None
+            raise _os_error_with_path(exc, out, tmp) from None
         mode = file_mode()
         for entry in tmp.rglob("*"):
             os.chmod(entry, dir_mode() if entry.is_dir() else mode)
