@@ -11,6 +11,7 @@
   ``tempfile`` would otherwise narrow to 0600 / 0700.
 - ``output_errors`` turns an ``OSError`` about a path inside ``--out`` into the one-line
   ``PimsimError`` ``--out: PATH: reason``.
+- ``child`` joins a name read from a file to its folder, refusing a name with a path in it.
 - ``writing_to`` is the policy each command's ``run`` applies: the check, then the work inside
   ``output_errors``.
 """
@@ -51,6 +52,15 @@ def dir_mode() -> int:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def child(folder: str | Path, name: str, suffix: str = "") -> Path:
+    """``folder / (name + suffix)``, refused unless ``name`` is a plain file name (no folder
+    part, not ``.`` or ``..``): names read from files never write outside ``folder``."""
+    if not name or name in (".", "..") or Path(name).name != name or "\\" in name:
+        raise PimsimError(f"name {name!r}: not a plain file name (it would be written outside "
+                          "the output folder)")
+    return Path(folder) / f"{name}{suffix}"
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -21,7 +21,7 @@ import torch
 
 from pimsim.commands import main
 from pimsim.errors import PimsimError
-from pimsim.io import write_text_atomic
+from pimsim.io import child, write_text_atomic
 from pimsim.quantize import IntGraph
 from pimsim.train.checkpoint import save_sealed
 from tests.conftest import exit_code
@@ -201,6 +201,13 @@ def test_quantize_into_a_folder_in_use_keeps_its_files_on_failure(run_dir, tmp_p
     assert exit_code(_argv("quantize", out, run_dir)) == 2
     _one_line_error(capsys, "No space left on device")
     assert _listing(tmp_path) == {"q": _listing(tmp_path)["q"], "q/notes.txt": 4}
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "..", ".", "", "/etc/x", "a\\b"])
+def test_names_from_files_never_leave_their_folder(name, tmp_path):
+    with pytest.raises(PimsimError, match="not a plain file name"):
+        child(tmp_path, name, ".pt")
+    assert child(tmp_path, "w0.5", ".pt") == tmp_path / "w0.5.pt"
 
 
 def test_write_atomic_names_the_file_and_removes_its_temporary(tmp_path, monkeypatch):

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     from pimsim.data import dataset_of_checkpoint
-    from pimsim.io import publish_dir
+    from pimsim.io import child, publish_dir
     from pimsim.quantize.evaluate import calibrate_subnets, compare_subnets
     from pimsim.quantize.qat import prepare_qat, quantization_bits
     from pimsim.train import evaluate_subnets, load_checkpoint
@@ -62,7 +62,7 @@ def _run(args: argparse.Namespace) -> None:
     def export(tmp: Path) -> None:  # all or nothing: a failure leaves no half-exported folder
         for name, graph in graphs.items():
             graph.meta["checkpoint"] = str(args.checkpoint)
-            graph.save(tmp / name)
+            graph.save(child(tmp, name))
         table.to_csv(tmp / "quantize.csv", index=False)
 
     out = publish_dir(args.out, export)
