@@ -129,9 +129,10 @@ def writing_to(out: str | Path | None, flag: str = "--out", folder: bool = True
 
 
 def _inside(path: Path, out: Path) -> bool:
-    """``path`` is ``out``, inside it, or a temporary file beside it (``.NAME.*``)."""
+    """``path`` is ``out``, inside it, a folder on the way to it, or a temporary file
+    beside it (``.NAME.*``)."""
     path, out = path.absolute(), out.absolute()
-    return (path == out or out in path.parents
+    return (path == out or out in path.parents or path in out.parents
             or (path.parent == out.parent and path.name.startswith(f".{out.name}.")))
 
 
@@ -158,7 +159,10 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
     that names no file is re-raised naming ``path``."""
     path = Path(path)
     make_dirs(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from None
     os.close(fd)
     try:
         write(Path(tmp))
@@ -186,7 +190,10 @@ def publish_dir(out: str | Path, build: Callable[[Path], None]) -> Path:
     building leaves neither a partial file nor a new folder."""
     out = Path(out)
     make_dirs(out.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror or str(exc), str(out)) from None
     try:
         try:
             build(tmp)

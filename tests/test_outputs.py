@@ -141,6 +141,17 @@ def test_a_read_only_folder_is_one_line(command, target, message, readonly, run_
     assert _listing(readonly) == before
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize("command, target, named", [
+    ("count", "/proc/pimsim.csv", "/proc/pimsim.csv"), ("simulate", "/proc/pimsim", "/proc/pimsim"),
+    ("sweep", "/proc/pimsim/s", "/proc/pimsim"),  # the folder on the way that cannot be made
+    ("train", "/proc/pimsim", "/proc/pimsim"), ("eval", "/proc/pimsim.csv", "/proc/pimsim.csv")])
+def test_a_location_nobody_may_write_is_one_line(command, target, named, run_dir, capsys):
+    """/proc refuses new files even to root, where the mode bits of a folder do not."""
+    assert exit_code(_argv(command, Path(target), run_dir)) == 2
+    _one_line_error(capsys, f"error: --out: {named}: ")
+
+
 # -- a full disk --------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,9 @@ def load_sealed(path: str | Path, what: str) -> dict[str, Any]:
     if not path.is_file():
         raise PimsimError(f"{path}: {what} not found")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about what it then refuses
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except OSError as exc:
         raise PimsimError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except Exception as exc:  # whatever a foreign, truncated or crafted file makes torch raise
