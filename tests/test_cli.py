@@ -6,6 +6,7 @@ import torch
 
 from pimsim.commands import main
 from pimsim.train import load_checkpoint
+from pimsim.train.checkpoint import save_sealed
 from tests.conftest import exit_code
 
 
@@ -73,7 +74,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
 def test_checkpoint_of_another_model_is_refused(trained, tmp_path, capsys):
     data = torch.load(trained / "model.pt", weights_only=True)
     data["arch"] = "resnet32"
-    torch.save(data, tmp_path / "other.pt")
+    save_sealed(tmp_path / "other.pt", data)  # edited, checksum renewed
     assert main(["eval", "--checkpoint", str(tmp_path / "other.pt")]) == 2
     assert "state_dict: does not match resnet32" in capsys.readouterr().err
 

@@ -14,6 +14,7 @@ from pimsim.network import DynamicNet, MacModel, SubnetSpec, save_specs
 from pimsim.train import TrainConfig, recalibrate_bn, run_training
 from pimsim.train.ast import ASTPolicy, correct_gradient, magnitude_mask
 from pimsim.train.budgets import prune_to_budget, uniform_spec_for_budget
+from pimsim.train.checkpoint import save_sealed
 from pimsim.train.config import AstOptions, JointOptions, MultiPathOptions, SinglePathOptions
 from pimsim.train.engine import StopTraining
 from pimsim.train.methods import SinglePathPolicy
@@ -125,7 +126,7 @@ def test_resume_refuses_a_changed_config(tmp_path):
     # configs wrote it) still resumes.
     state = torch.load(tmp_path / "state.pt", weights_only=True)
     state["config"] |= {"mask_update_until": 0.5, "fix_epochs": None}
-    torch.save(state, tmp_path / "state.pt")
+    save_sealed(tmp_path / "state.pt", state)  # edited, checksum renewed
     run_training(cfg, tmp_path, quiet=True, resume=True)
     assert (tmp_path / "results.csv").is_file()
 

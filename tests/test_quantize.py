@@ -24,6 +24,7 @@ from pimsim.quantize import (
     quantize_multiplier,
     requantize,
 )
+from pimsim.quantize.manifest import manifest_sha256
 from pimsim.quantize.requant import requantize_channels, requantize_sum
 from tests.conftest import randomize_batchnorm
 
@@ -265,6 +266,7 @@ def test_manifest_errors_name_file_and_field(tmp_path):
     _, manifest = graph.save(tmp_path / "g")
     doc = json.loads(manifest.read_text())
     doc["layers"][1]["weight"] = "nope"
+    doc["sha256"] = manifest_sha256(doc)  # edited, checksum renewed
     manifest.write_text(json.dumps(doc))
     with pytest.raises(PimsimError, match=r"g\.json: layers\[1\] \(.*\): weight: array 'nope'"):
         IntGraph.load(tmp_path / "g")

@@ -10,6 +10,7 @@ from pimsim.commands import main
 from pimsim.mapper.chip import MAPPINGS_DIR
 from pimsim.simulate import SimulateConfig, simulate, write_simulation
 from pimsim.train import TrainConfig, run_training
+from pimsim.train.checkpoint import save_sealed
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def test_bad_input_one_line_no_output(checkpoint, tmp_path, capsys, argv, messag
     tiny.write_text(yaml.safe_dump(raw))
     other = torch.load(checkpoint, weights_only=True)
     other["arch"] = "resnet32"
-    torch.save(other, tmp_path / "other.pt")
+    save_sealed(tmp_path / "other.pt", other)  # edited, checksum renewed
     subs = {"TINY": str(tiny), "OTHER": str(tmp_path / "other.pt")}
     argv = [subs.get(a, a) for a in argv]
     base = ["simulate", "--checkpoint", str(checkpoint), "--bits", "8", "--limit", "5"]

@@ -51,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PimsimError as exc:
         print(f"pimsim {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # last resort: a file the command could not read or write
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"pimsim {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"pimsim {args.command}: interrupted", file=sys.stderr)
         return 130

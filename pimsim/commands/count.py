@@ -27,16 +27,17 @@ def register(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from pimsim.io import write_atomic
+    from pimsim.io import write_atomic, writing_to
     from pimsim.network import DynamicNet, parse_widths, subnet_table, subnet_totals
 
-    specs = parse_widths(args.widths)
-    model = DynamicNet(args.model, args.num_classes, args.in_channels, specs)
-    hw = (args.input_size, args.input_size)
-    if args.per_layer:
-        table = pd.concat([subnet_table(model, s, hw).assign(subnet=s.name) for s in specs])
-    else:
-        table = subnet_totals(model, hw)
-    if args.out:
-        write_atomic(args.out, lambda p: table.to_csv(p, index=False))
+    with writing_to(args.out, folder=False):
+        specs = parse_widths(args.widths)
+        model = DynamicNet(args.model, args.num_classes, args.in_channels, specs)
+        hw = (args.input_size, args.input_size)
+        if args.per_layer:
+            table = pd.concat([subnet_table(model, s, hw).assign(subnet=s.name) for s in specs])
+        else:
+            table = subnet_totals(model, hw)
+        if args.out:
+            write_atomic(args.out, lambda p: table.to_csv(p, index=False))
     print(table.to_string(index=False))

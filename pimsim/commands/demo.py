@@ -22,9 +22,11 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from pimsim.io import writing_to
     from pimsim.reports.demo import run_demo
 
-    table = run_demo(args.out, epochs=args.epochs, limit=args.limit, quiet=args.quiet)
+    with writing_to(args.out):
+        table = run_demo(args.out, epochs=args.epochs, limit=args.limit, quiet=args.quiet)
     print("dynamic resnet20 on digits: single-path sub-nets, 8-bit, simulated on SOT-MRAM")
     print(table.to_string(index=False, float_format="{:.4g}".format))
     print(f"CSVs, plots (pareto.png, ...) and summary.md in {args.out}/")

@@ -25,6 +25,13 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from pimsim.io import writing_to
+
+    with writing_to(args.out, folder=False):
+        _run(args)
+
+
+def _run(args: argparse.Namespace) -> None:
     import torch
 
     from pimsim.data import dataset_of_checkpoint

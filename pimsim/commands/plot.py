@@ -16,7 +16,10 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from pimsim.io import writing_to
     from pimsim.reports.plots import plot_dir
 
-    for path in plot_dir(args.dir):
+    with writing_to(args.dir, flag="dir"):
+        paths = plot_dir(args.dir)
+    for path in paths:
         print(path)

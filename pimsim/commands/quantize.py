@@ -30,8 +30,15 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from pimsim.io import writing_to
+
+    with writing_to(args.out):
+        _run(args)
+
+
+def _run(args: argparse.Namespace) -> None:
     from pimsim.data import dataset_of_checkpoint
-    from pimsim.io import write_atomic
+    from pimsim.io import child, publish_dir
     from pimsim.quantize.evaluate import calibrate_subnets, compare_subnets
     from pimsim.quantize.qat import prepare_qat, quantization_bits
     from pimsim.train import evaluate_subnets, load_checkpoint
@@ -51,10 +58,13 @@ def run(args: argparse.Namespace) -> None:
                               f"not {args.bits}")
         float_top1 = {s.name: float("nan") for s in model.subnets}
     table, graphs = compare_subnets(model.eval(), data, float_top1)
-    out = Path(args.out)
-    for name, graph in graphs.items():
-        graph.meta["checkpoint"] = str(args.checkpoint)
-        graph.save(out / name)
-    write_atomic(out / "quantize.csv", lambda p: table.to_csv(p, index=False))
+
+    def export(tmp: Path) -> None:  # all or nothing: a failure leaves no half-exported folder
+        for name, graph in graphs.items():
+            graph.meta["checkpoint"] = str(args.checkpoint)
+            graph.save(child(tmp, name))
+        table.to_csv(tmp / "quantize.csv", index=False)
+
+    out = publish_dir(args.out, export)
     print(table.to_string(index=False, float_format="{:.4f}".format))
     print(f"wrote {len(graphs)} integer sub-nets and quantize.csv to {out}/")

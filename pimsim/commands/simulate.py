@@ -37,6 +37,13 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from pimsim.io import writing_to
+
+    with writing_to(args.out):
+        _run(args)
+
+
+def _run(args: argparse.Namespace) -> None:
     from pimsim.simulate import SimulateConfig, simulate, write_simulation
     from pimsim.simulate.hardware import parse_settings
 

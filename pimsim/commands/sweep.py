@@ -33,6 +33,7 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from pimsim.io import writing_to
     from pimsim.reports.sweep import SweepConfig, run_sweep
     from pimsim.simulate.hardware import parse_settings
 
@@ -42,5 +43,6 @@ def run(args: argparse.Namespace) -> None:
                       bits=tuple(args.bits), devices=tuple(args.device_params),
                       mapping=args.mapping, axes=parse_settings(args.set, axes=True),
                       limit=args.limit, data_dir=args.data_dir, jobs=args.jobs)
-    table = run_sweep(cfg, args.out, quiet=args.quiet)
+    with writing_to(args.out):
+        table = run_sweep(cfg, args.out, quiet=args.quiet)
     print(f"{len(table)} rows in {Path(args.out) / 'sweep.csv'}")

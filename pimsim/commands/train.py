@@ -77,6 +77,7 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from pimsim.io import writing_to
     from pimsim.train import TrainConfig, run_training
 
     cfg = TrainConfig(method=args.method, arch=args.model, dataset=args.dataset,
@@ -91,7 +92,8 @@ def run(args: argparse.Namespace) -> None:
                       mask_update_until=args.mask_update_until, bits=args.bits,
                       seed=args.seed,
                       device=_torch_device(args.device))
-    run_training(cfg, args.out, resume=args.resume, quiet=args.quiet)
+    with writing_to(args.out):
+        run_training(cfg, args.out, resume=args.resume, quiet=args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 writes and reports
         _print_results(Path(args.out))
 

@@ -1,9 +1,11 @@
 """On-disk form of an ``IntGraph``: ``<name>.npz`` (integer arrays) + ``<name>.json`` (manifest).
 
 See ``FORMAT.md`` beside this module for the fields. Both files are written atomically (npz
-first, then the manifest that names it); arrays load with ``allow_pickle=False``. This module
-reads and writes a graph's header (``name``, ``bits``, ``input_shape``, ``output``, ``meta``) and
-its layers; :meth:`pimsim.quantize.IntGraph.save` and ``IntGraph.load`` build on it.
+first, then the manifest that names it); arrays load with ``allow_pickle=False``. The manifest
+carries ``arrays_sha256`` (SHA-256 of the npz file) and ``sha256`` (of its own content,
+:func:`manifest_sha256`), both verified on load; files written before them load unchecked.
+This module reads and writes a graph's header (``name``, ``bits``, ``input_shape``, ``output``,
+``meta``) and its layers; :meth:`pimsim.quantize.IntGraph.save` and ``IntGraph.load`` build on it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pimsim.errors import PimsimError
-from pimsim.io import write_atomic, write_text_atomic
+from pimsim.io import sha256_bytes, write_bytes_atomic, write_text_atomic
 from pimsim.quantize.layer import IntLayer
 from pimsim.quantize.ops import OPS, InputOp
 
@@ -27,6 +29,7 @@ _SCALARS = ("name", "op", "inputs", "in_shape", "out_shape", "in_bits", "in_sign
             "groups", "weight_bits", "modules")
 _OPTIONAL = {"groups": 1}  # keys that files written before them lack: their default
 _INT_ARRAYS = ("weight", "bias", "multiplier", "shift")
+CHECKSUM = "sha256"
 
 
 def _paths(path: str | Path) -> tuple[Path, Path]:
@@ -52,17 +55,23 @@ def write_graph(header: dict, layers: list[IntLayer], path: str | Path) -> tuple
             if value is not None:
                 arrays[entry[k]] = value
         entries.append(entry)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
     doc = {"format": FORMAT, "version": VERSION, "name": header["name"], "bits": header["bits"],
            "input_shape": list(header["input_shape"]), "output": header["output"],
-           "arrays": npz.name, "meta": header["meta"], "layers": entries}
-
-    def write_npz(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-    write_atomic(npz, write_npz)
-    write_text_atomic(manifest, json.dumps(doc, indent=1, default=_jsonable) + "\n")
+           "arrays": npz.name, "arrays_sha256": sha256_bytes(buffer.getvalue()),
+           "meta": header["meta"], "layers": entries}
+    doc = json.loads(json.dumps(doc, default=_jsonable))
+    doc[CHECKSUM] = manifest_sha256(doc)
+    write_bytes_atomic(npz, buffer.getvalue())
+    write_text_atomic(manifest, json.dumps(doc, indent=1) + "\n")
     return npz, manifest
+
+
+def manifest_sha256(doc: dict) -> str:
+    """SHA-256 of a manifest without its ``sha256`` key, as compact JSON with sorted keys."""
+    rest = {k: v for k, v in doc.items() if k != CHECKSUM}
+    return sha256_bytes(json.dumps(rest, sort_keys=True).encode())
 
 
 def _jsonable(value: object) -> object:
@@ -81,32 +90,55 @@ def read_graph(path: str | Path) -> tuple[dict, list[IntLayer]]:
         doc = json.loads(manifest.read_text())
     except OSError as exc:
         raise PimsimError(f"{manifest}: cannot read: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise PimsimError(f"{manifest}: malformed JSON (line {exc.lineno})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        line = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise PimsimError(f"{manifest}: malformed JSON{line}") from None
+    except RecursionError:
+        raise PimsimError(f"{manifest}: malformed JSON (nested too deeply)") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise PimsimError(f"{manifest}: format: not a {FORMAT} manifest")
+    if CHECKSUM in doc and doc[CHECKSUM] != manifest_sha256(doc):
+        raise PimsimError(f"{manifest}: {CHECKSUM}: content does not match its checksum "
+                          "(corrupted or edited file)")
     if doc.get("version") != VERSION:
         raise PimsimError(f"{manifest}: version: unsupported {doc.get('version')!r}")
     for key in ("name", "bits", "input_shape", "output", "arrays", "layers"):
         if key not in doc:
             raise PimsimError(f"{manifest}: missing key {key!r}")
-    npz = manifest.with_name(str(doc["arrays"]))
+    name = doc["arrays"]
+    if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name:
+        raise PimsimError(f"{manifest}: arrays: must be a file name beside the manifest")
+    npz = manifest.with_name(name)
     try:
-        with np.load(npz, allow_pickle=False) as data:
+        raw = npz.read_bytes()
+    except OSError as exc:
+        raise PimsimError(f"{npz}: cannot read: {exc.strerror or exc}") from None
+    if "arrays_sha256" in doc and doc["arrays_sha256"] != sha256_bytes(raw):
+        raise PimsimError(f"{npz}: does not match arrays_sha256 in {manifest.name} "
+                          "(corrupted or replaced file)")
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, io.UnsupportedOperation) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, io.UnsupportedOperation) as exc:
         raise PimsimError(f"{npz}: cannot read the arrays ({type(exc).__name__})") from None
     if not isinstance(doc["layers"], list) or not doc["layers"]:
         raise PimsimError(f"{manifest}: layers: must be a non-empty list")
     layers: list[IntLayer] = []
     for i, entry in enumerate(doc["layers"]):
-        layers.append(_layer(entry, arrays, f"{manifest}: layers[{i}]", {x.name for x in layers}))
+        where = f"{manifest}: layers[{i}]"
+        try:
+            layers.append(_layer(entry, arrays, where, {x.name for x in layers}))
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+            raise PimsimError(f"{where}: malformed layer ({type(exc).__name__}: {exc})") from None
     if not isinstance(OPS[layers[0].op], InputOp) or doc["output"] not in {x.name for x in layers}:
         raise PimsimError(f"{manifest}: output: no input layer first or no layer "
                           f"{doc['output']!r}")
-    header = {"name": doc["name"], "bits": int(doc["bits"]),
-              "input_shape": tuple(doc["input_shape"]), "output": doc["output"],
-              "meta": dict(doc.get("meta") or {})}
+    try:
+        header = {"name": doc["name"], "bits": int(doc["bits"]),
+                  "input_shape": tuple(doc["input_shape"]), "output": doc["output"],
+                  "meta": dict(doc.get("meta") or {})}
+    except (TypeError, ValueError) as exc:
+        raise PimsimError(f"{manifest}: header: malformed ({type(exc).__name__})") from None
     return header, layers
 
 

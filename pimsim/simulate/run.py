@@ -12,8 +12,6 @@ written complete or not at all.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -25,6 +23,7 @@ import pandas as pd
 from pimsim import __version__
 from pimsim.device import DeviceParams, check_feasible
 from pimsim.errors import PimsimError
+from pimsim.io import publish_dir
 from pimsim.mapper import ChipMapping, GemmLayer
 from pimsim.mapper.cost import EVENTS, energy_column
 from pimsim.network import DynamicNet, SubnetSpec
@@ -185,27 +184,18 @@ def _checkpoint_family(cfg: SimulateConfig, params: DeviceParams, mapping: ChipM
     return family, accuracy
 
 
-OUTPUTS = ("subnets.csv", "layers.csv", "config.json", "summary.md")
-
-
 def write_simulation(sim: Simulation, out_dir: str | Path) -> Path:
     """Write ``subnets.csv``, ``layers.csv``, ``summary.md`` and ``config.json`` into
-    ``out_dir``: all four are built in a temporary folder beside it, then each is renamed into
-    place, so a failure leaves no partial file and no new folder."""
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    ``out_dir``: all four are built in a temporary folder beside it, then moved into place
+    (:func:`pimsim.io.publish_dir`), so a failure leaves no partial file and no new folder."""
+
+    def build(tmp: Path) -> None:
         sim.subnets.to_csv(tmp / "subnets.csv", index=False)
         sim.layers.to_csv(tmp / "layers.csv", index=False)
         (tmp / "config.json").write_text(json.dumps(sim.config, indent=2, sort_keys=True))
         (tmp / "summary.md").write_text(summary_markdown(sim))
-        out.mkdir(exist_ok=True)
-        for name in OUTPUTS:
-            (tmp / name).replace(out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+
+    return publish_dir(out_dir, build)
 
 
 SUMMARY_COLUMNS = {"subnet": "sub-net", "bits": "bits", "macs": "MACs",

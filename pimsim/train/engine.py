@@ -3,9 +3,10 @@
 A method (``methods.py``) is a sequence of named *phases*; each trains one model for some
 epochs under a *policy* that says which sub-nets run at each step. After every epoch the
 whole run state (model, optimizer, random generators, policy state, costs, log) is written
-atomically to ``DIR/state.pt``; ``resume=True`` reloads it, skips completed phases (restoring
-their results) and continues the interrupted one, so on CPU with the same seed the final
-weights equal an uninterrupted run's.
+atomically to ``DIR/state.pt`` (with its SHA-256, :func:`pimsim.train.checkpoint.save_sealed`);
+``resume=True`` verifies and reloads it (any file that does not fit: one-line error), skips
+completed phases (restoring their results) and continues the interrupted one, so on CPU with
+the same seed the final weights equal an uninterrupted run's.
 
 Learning rate: SGD with Nesterov momentum, cosine decay per step over each phase
 (``lr_t = lr * (1 + cos(pi * t / T)) / 2``). Cost: per phase and per sub-net, forward and
@@ -19,6 +20,8 @@ import math
 import time
 import zlib
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +32,8 @@ from tqdm import tqdm
 
 from pimsim.data import Dataset
 from pimsim.errors import PimsimError
-from pimsim.io import write_atomic
 from pimsim.network import DynamicNet, MacModel, SubnetSpec
+from pimsim.train.checkpoint import load_sealed, save_sealed
 from pimsim.train.config import RunConfig
 from pimsim.train.distributed import DistContext
 from pimsim.train.evaluate import top1
@@ -146,14 +149,17 @@ class Run:
         self.current: dict[str, Any] | None = None
         self.epochs_left = stop_after_epochs
         self._mac_models: dict[int, MacModel] = {}
+        self.state_path: Path | None = None
         if resume and out_dir is not None and (out_dir / STATE_FILE).is_file():
             self._load(out_dir / STATE_FILE)
 
     # -- persistence ------------------------------------------------------------------------
     def _load(self, path: Path) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_sealed(path, "training state")
+        _check_state(state, path)
+        self.state_path = path
         new = self.config.to_dict()
-        old = state.get("config", {})
+        old = state["config"]
         if any(old.get(k) != v for k, v in new.items()):  # keys other methods use may remain
             diff = next(k for k in sorted(new) if old.get(k) != new[k])
             raise PimsimError(f"{path}: config: {diff}: the run was started with "
@@ -168,7 +174,18 @@ class Run:
             return
         state = {"config": self.config.to_dict(), "cost": self.cost.to_dict(), "log": self.log,
                  "done": self.done, "current": self.current}
-        write_atomic(self.out_dir / STATE_FILE, lambda p: torch.save(state, p))
+        save_sealed(self.out_dir / STATE_FILE, state)
+
+    @contextmanager
+    def _restoring(self, field: str) -> Iterator[None]:
+        """A saved state that does not fit this run's model: one line naming the file."""
+        try:
+            yield
+        except PimsimError as exc:
+            raise PimsimError(f"{self.state_path}: {field}: {exc}") from None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+            raise PimsimError(f"{self.state_path}: {field}: does not fit this run "
+                              f"({type(exc).__name__})") from None
 
     # -- training ---------------------------------------------------------------------------
     def subnet_macs(self, model: DynamicNet, spec: SubnetSpec) -> int:
@@ -181,8 +198,9 @@ class Run:
         """Train ``model`` for ``epochs`` under ``policy`` (or restore it if already done)."""
         cfg = self.config
         if name in self.done:
-            restore(model, self.done[name]["model"])
-            policy.load_state_dict(self.done[name]["policy"])
+            with self._restoring(f"done: {name}"):
+                restore(model, self.done[name]["model"])
+                policy.load_state_dict(self.done[name]["policy"])
             return
         device = cfg.device
         model.to(device)
@@ -191,13 +209,14 @@ class Run:
         start_epoch, step = 0, 0
         if self.current is not None and self.current["phase"] == name:
             cur = self.current
-            restore(model, cur["model"])
-            opt = _optimizer(model, cfg)
-            opt.load_state_dict(cur["optimizer"])
-            gen.set_state(cur["generator"])
-            torch.set_rng_state(cur["torch_rng"])
-            policy.load_state_dict(cur["policy"])
-            start_epoch, step = cur["epochs_done"], cur["step"]
+            with self._restoring("current"):
+                restore(model, cur["model"])
+                opt = _optimizer(model, cfg)
+                opt.load_state_dict(cur["optimizer"])
+                gen.set_state(cur["generator"])
+                torch.set_rng_state(cur["torch_rng"])
+                policy.load_state_dict(cur["policy"])
+                start_epoch, step = int(cur["epochs_done"]), int(cur["step"])
         batches_per_epoch = -(-len(self.data.train_y) // cfg.batch_size)
         total_steps = epochs * batches_per_epoch
         show = not self.quiet and self.dist.is_main
@@ -259,6 +278,42 @@ class Run:
             self.log.append({"phase": phase, "epoch": epoch, "subnet": spec.name,
                              "train_loss": sum(seen) / len(seen) if seen else float("nan"),
                              "test_top1": acc, "wall_s": wall})
+
+
+_STATE_TYPES = {"config": dict, "cost": dict, "log": list, "done": dict, "current": dict | None}
+_SNAPSHOT_TYPES = {"subnets": list, "state_dict": dict, "masks": dict}
+
+
+def _check_state(state: dict[str, Any], path: Path) -> None:
+    """The shape of a training state (types of its fields and snapshots); one-line errors."""
+
+    def expect(value: Any, kind: Any, where: str) -> None:
+        if not isinstance(value, kind):
+            raise PimsimError(f"{path}: {where}: not what a training state holds")
+
+    for key, kind in _STATE_TYPES.items():
+        if key not in state:
+            raise PimsimError(f"{path}: missing key {key!r}: not a pimsim training state")
+        expect(state[key], kind, key)
+    cost = state["cost"]
+    for key in ("subnets", "phases"):
+        expect(cost.get(key), dict, f"cost.{key}")
+    for phase, per_subnet in cost["subnets"].items():
+        expect(per_subnet, dict, f"cost.subnets.{phase}")
+        for counters in per_subnet.values():
+            expect(counters, dict, f"cost.subnets.{phase}")
+    for phase, counters in cost["phases"].items():
+        expect(counters, dict, f"cost.phases.{phase}")
+    for i, row in enumerate(state["log"]):
+        expect(row, dict, f"log[{i}]")
+    snapshots = {f"done.{k}": v for k, v in state["done"].items()}
+    if state["current"] is not None:
+        snapshots["current"] = state["current"]
+    for where, entry in snapshots.items():
+        expect(entry, dict, where)
+        expect(entry.get("model"), dict, f"{where}.model")
+        for key, kind in _SNAPSHOT_TYPES.items():
+            expect(entry["model"].get(key), kind, f"{where}.model.{key}")
 
 
 def _optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:

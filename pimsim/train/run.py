@@ -17,7 +17,7 @@ import pandas as pd
 
 from pimsim.data import Dataset, load_dataset
 from pimsim.errors import PimsimError
-from pimsim.io import write_atomic, write_text_atomic
+from pimsim.io import child, write_atomic, write_text_atomic
 from pimsim.network import DynamicNet, MacModel, SubnetSpec, save_specs, subnet_totals
 from pimsim.train.checkpoint import save_checkpoint
 from pimsim.train.config import TrainConfig
@@ -99,7 +99,7 @@ def write_outputs(run: Run, trained: Trained, out: Path) -> None:
         if full_macs is None:
             full_macs = MacModel(model, data.image_hw).macs(model.group_widths)
         if cfg.method == "individual":
-            save_checkpoint(out / "models" / f"{specs[0].name}.pt", model, data.image_hw,
+            save_checkpoint(child(out / "models", specs[0].name, ".pt"), model, data.image_hw,
                             cfg.dataset, meta)
         else:
             save_checkpoint(out / "model.pt", model, data.image_hw, cfg.dataset, meta)
