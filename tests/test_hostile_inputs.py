@@ -90,13 +90,13 @@ def test_train_with_a_traversing_subnet_name_writes_nothing(tmp_path, capsys, mo
 
 
 def test_a_checkpoint_with_a_crafted_subnet_name_is_refused(tmp_path):
-    from pimsim.train.checkpoint import load_checkpoint, save_checkpoint
+    from pimsim.train.checkpoint import load_checkpoint, save_checkpoint, save_sealed
 
     path = tmp_path / "model.pt"
     save_checkpoint(path, DynamicNet("resnet20", 10, 1), (8, 8), "digits")
     data = torch.load(path, weights_only=True)
     data["subnets"][0]["name"] = "../../evil"
-    torch.save(data, path)
+    save_sealed(path, data)  # edited, checksum renewed: the name check must refuse it
     assert "name:" in one_line_error(load_checkpoint, path)
 
 

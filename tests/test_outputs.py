@@ -186,7 +186,8 @@ def full_disk(monkeypatch):
     ("quantize", "out/q", set()), ("eval", "out/eval.csv", set()),
     ("train", "out/run", {"run"}),  # the run folder, empty: no epoch was saved
     # the sweep's identity, written whole before any point (a rerun resumes from it)
-    ("sweep", "out/sweep", {"sweep", "sweep/points", "sweep/sweep.json"})])
+    # the sweep's lock file stays (removing it would race with a waiting sweep)
+    ("sweep", "out/sweep", {"sweep", "sweep/points", "sweep/sweep.json", "sweep/.lock"})])
 def test_a_full_disk_is_one_line_and_leaves_nothing(command, target, left, run_dir, tmp_path,
                                                      capsys, full_disk):
     (tmp_path / "out").mkdir()

@@ -158,12 +158,8 @@ def point_key(point: Point, identity: Mapping[str, Any]) -> str:
 def folder_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``folder/.lock`` (created with the folder); released
     when the block ends or the process dies. Held elsewhere: a one-line error."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle = open(folder / LOCK, "a")  # held for the whole block
-    except OSError as exc:
-        raise PimsimError(f"--out: {folder}: {exc.strerror}") from None
-    with handle:
+    folder.mkdir(parents=True, exist_ok=True)  # an OSError: the caller's --out policy
+    with open(folder / LOCK, "a") as handle:  # held for the whole block
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
