@@ -408,3 +408,26 @@ def test_huge_values_give_short_messages(tmp_path, source, edit):
     path = tmp_path / "f.yaml"
     path.write_text(yaml.safe_dump(raw, width=10**9))
     one_line_error(load_mapping if source == MAPPING else load_device_params, path)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["count", "--in-channels", "1000000000"], "--in-channels: must be 1 to 4,096"),
+    (["count", "--num-classes", "1000000000"], "--num-classes: must be 1 to 100,000"),
+    (["simulate", "--cost-only", "--model", "resnet20", "--input-size", "8",
+      "--in-channels", "1000000000", "--out", "OUT"], "--in-channels: must be 1 to 4,096"),
+])
+def test_absurd_channels_and_classes_are_refused_before_allocation(argv, message, tmp_path,
+                                                                   capsys):
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    assert exit_code(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and not (tmp_path / "out").exists()
+
+
+def test_a_limit_beyond_the_test_set_is_refused():
+    from pimsim.data import load_dataset
+
+    data = load_dataset("digits", None, 8, 10)
+    assert data.test_count(None) == data.test_count(len(data.test_y)) == len(data.test_y)
+    with pytest.raises(PimsimError, match="--limit: 100000 is more than the 450 test images"):
+        data.test_count(100000)

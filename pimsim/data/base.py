@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from pimsim.errors import PimsimError
+
 Augment = Callable[[Tensor, torch.Generator], Tensor]
 
 
@@ -42,10 +44,18 @@ class Dataset:
                 x = self.augment(x, generator)
             yield x, self.train_y[idx]
 
+    def test_count(self, limit: int | None = None) -> int:
+        """The number of test images ``limit`` keeps (all for None); a limit beyond the test set
+        is a one-line error, never silently fewer images."""
+        if limit is not None and limit > len(self.test_y):
+            raise PimsimError(f"--limit: {limit} is more than the {len(self.test_y)} test "
+                              f"images of {self.name}")
+        return len(self.test_y) if limit is None else limit
+
     def test_batches(self, batch_size: int,
                      limit: int | None = None) -> Iterator[tuple[Tensor, Tensor]]:
         """Test batches in a fixed order; ``limit`` keeps the first N images."""
-        n = len(self.test_y) if limit is None else min(limit, len(self.test_y))
+        n = self.test_count(limit)
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             yield self.test_x[start:stop], self.test_y[start:stop]

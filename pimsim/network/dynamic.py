@@ -10,6 +10,9 @@ from pimsim.network.ops import DynamicOps, SlimConv2d, SlimLinear, StaticOps, Sw
 from pimsim.network.resnet import ARCHS, build_body
 from pimsim.network.spec import SubnetSpec
 
+# Bounds checked before the weights are allocated (the stem and the classifier grow with them).
+MAX_IN_CHANNELS = 4_096
+MAX_CLASSES = 100_000
 
 class DynamicNet(nn.Module):
     """A width-switchable network of the family ``arch`` (see ``pimsim.network.resnet``).
@@ -23,6 +26,10 @@ class DynamicNet(nn.Module):
         super().__init__()
         if arch not in ARCHS:
             raise PimsimError(f"model: unknown model {arch!r}; choose one of {', '.join(ARCHS)}")
+        for flag, value, most in (("--in-channels", in_channels, MAX_IN_CHANNELS),
+                                  ("--num-classes", num_classes, MAX_CLASSES)):
+            if not 1 <= value <= most:  # refused before any weight is allocated
+                raise PimsimError(f"{flag}: must be 1 to {most:,}, got {value}")
         self.arch, self.num_classes, self.in_channels = arch, num_classes, in_channels
         ops = DynamicOps()
         self.body = build_body(arch, ops, num_classes, in_channels)

@@ -51,7 +51,7 @@ def quantized_family(checkpoint: str, bits: int, data_dir: str | None, calib_bat
     from pimsim.simulate.layers import layers_from_graph
 
     model, data = load_quantized(checkpoint, bits, data_dir, calib_batches)
-    n = len(data.test_y) if limit is None else min(limit, len(data.test_y))
+    n = data.test_count(limit)
     images, labels = data.test_x[:n].numpy(), data.test_y[:n].numpy()
     family, top1 = {}, {}
     for spec in model.subnets:

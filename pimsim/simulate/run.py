@@ -163,7 +163,7 @@ def _checkpoint_family(cfg: SimulateConfig, params: DeviceParams, mapping: ChipM
 
     model, data = load_quantized(cfg.checkpoint, cfg.bits, cfg.data_dir, cfg.calib_batches)
     specs = _select(model, cfg.subnets)
-    n = len(data.test_y) if cfg.limit is None else min(cfg.limit, len(data.test_y))
+    n = data.test_count(cfg.limit)
     images, labels = data.test_x[:n].numpy(), data.test_y[:n].numpy()
     family, accuracy = {}, {}
     chip = mapping.chip

@@ -11,12 +11,12 @@ from typing import Any, TypeVar
 from pimsim.errors import PimsimError
 from pimsim.network import ARCHS, DynamicNet, SubnetSpec, load_specs
 from pimsim.network.counting import check_input_size
+from pimsim.network.dynamic import MAX_CLASSES
 
 METHOD_NAMES = ("individual", "uniform", "multi-path", "single-path", "ast")
 DEFAULT_TARGETS = (0.25, 0.5, 0.75, 1.0)
 # Single-path: training MACs at most this times those of training the full model alone.
 DEFAULT_COST_BUDGET = 1.3
-MAX_CLASSES = 100_000  # synthetic data: the classifier alone would not fit far above this
 FLOAT_OPTIONS = ("lr", "momentum", "weight_decay", "kd_weight", "kd_temperature",
                  "sparsity_weight", "cost_budget", "mask_update_until")
 
