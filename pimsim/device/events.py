@@ -180,17 +180,19 @@ class Cost:
 
 
 @lru_cache(maxsize=64)
-def prices(params: DeviceParams) -> tuple[ActionPrice, ...]:
-    """The :class:`ActionPrice` of every kind of :data:`SUBARRAY_EVENTS` under ``params``
-    (remembered: a sweep prices the same device thousands of times)."""
-    return tuple(kind.price(params) for kind in SUBARRAY_EVENTS)
+def prices(params: DeviceParams) -> dict[str, ActionPrice]:
+    """The :class:`ActionPrice` of every kind of :data:`SUBARRAY_EVENTS` under ``params``, by
+    name (remembered: a sweep prices the same device thousands of times)."""
+    return {kind.name: kind.price(params) for kind in SUBARRAY_EVENTS}
 
 
 def cost(events: EventCounts, params: DeviceParams) -> Cost:
     """Energy (pJ) and serial latency (ns) of ``events`` under ``params``: each kind of
     :data:`SUBARRAY_EVENTS` at its :class:`ActionPrice`."""
     energy, latency = {}, {}
-    for kind, price in zip(SUBARRAY_EVENTS, prices(params), strict=True):
+    table = prices(params)
+    for kind in SUBARRAY_EVENTS:
+        price = table[kind.name]
         n = getattr(events, kind.count_field)
         bits = getattr(events, kind.bits_field) if kind.bits_field else 0
         energy[kind.name] = bits * price.energy_per_bit_pj + n * price.energy_per_event_pj

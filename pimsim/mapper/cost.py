@@ -66,7 +66,7 @@ from pimsim.device import (
     subarray_leakage_uw,
     weight_load_events,
 )
-from pimsim.device.events import SUBARRAY_EVENTS, SubarrayEvent
+from pimsim.device.events import SUBARRAY_EVENTS, SubarrayEvent, prices
 from pimsim.mapper.allocate import FamilyMap, GemmLayer, duplicate
 from pimsim.mapper.chip import ChipParams
 
@@ -196,7 +196,6 @@ CHIP_EVENTS: tuple[ChipEvent, ...] = (
               "leakage of the activation buffer", _buffer_leakage_energy),
 )
 EVENTS: tuple[SubarrayEvent | ChipEvent, ...] = SUBARRAY_EVENTS + CHIP_EVENTS
-_PRICE = {kind.name: kind for kind in SUBARRAY_EVENTS}
 
 
 def energy_column(kind: SubarrayEvent | ChipEvent) -> str:
@@ -208,7 +207,8 @@ def step_ns(params: DeviceParams, overlap: bool) -> float:
     """One sub-array step (AND2 sense, bit-count, shift-add of one weight/activation bit pair):
     the slowest of the three stages when they are pipelined (``policy.overlap_stages``), their
     sum otherwise."""
-    stages = [_PRICE[name].price(params).latency_ns for name in ("and2", "bitcount", "shift_add")]
+    table = prices(params)
+    stages = [table[name].latency_ns for name in ("and2", "bitcount", "shift_add")]
     return max(stages) if overlap else sum(stages)
 
 
@@ -226,7 +226,8 @@ def compute_ns(events: EventCounts, params: DeviceParams, overlap: bool) -> floa
               if kind.name != "row_write" and getattr(events, kind.count_field)]
     if not staged:
         return c.latency_ns["row_write"]
-    latencies = [kind.price(params).latency_ns for kind in staged]
+    table = prices(params)
+    latencies = [table[kind.name].latency_ns for kind in staged]
     return (c.latency_ns["row_write"] + max(c.latency_ns[kind.name] for kind in staged)
             + sum(latencies) - max(latencies))
 
@@ -289,11 +290,12 @@ def layer_costs(layers: list[GemmLayer], fmap: FamilyMap, params: DeviceParams) 
         own = layer.subarrays(chip.rows, chip.cols)
         events = layer.events(chip.rows, chip.cols)
         compute = cost(events, params)
-        passes = math.ceil(layer.subarrays(chip.rows, chip.cols) / chip.subarrays)
-        busiest = gemm_events(_busiest(t), math.ceil(layer.pixels / r))
+        passes = math.ceil(own / chip.subarrays)
+        busiest_tiling = _busiest(t)
+        busiest = gemm_events(busiest_tiling, math.ceil(layer.pixels / r))
         latencies = {"latency_compute_ns": compute_ns(busiest, params, policy.overlap_stages)
                      * passes}
-        use = LayerUse(layer.load_events(chip.rows, chip.cols), _busiest(t), passes,
+        use = LayerUse(layer.load_events(chip.rows, chip.cols), busiest_tiling, passes,
                        layer.act_in_bits + layer.act_out_bits,
                        layer.groups * layer.c_out * layer.pixels * (t.chunks - 1),
                        psum_bits(layer, chip.cols), layer.act_in_bits + layer.act_out_bits,
