@@ -199,10 +199,7 @@ def publish_dir(out: str | Path, build: Callable[[Path], None]) -> Path:
             build(tmp)
         except OSError as exc:
             raise _os_error_with_path(exc, out, tmp) from None
-        mode = file_mode()
-        for entry in tmp.rglob("*"):
-            os.chmod(entry, dir_mode() if entry.is_dir() else mode)
-        os.chmod(tmp, dir_mode())
+        os.chmod(tmp, dir_mode())  # mkdtemp makes it 0700; what build wrote follows the umask
         if not out.exists():
             tmp.rename(out)
             return out

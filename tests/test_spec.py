@@ -21,7 +21,7 @@ def test_uniform_resolves_by_rounding_and_never_below_one():
     ({"name": "a", "counts": (4, 2.5)}, "counts[1]: must be an integer"),
     ({"name": "a"}, "exactly one of"),
     ({"name": "a", "ratio": 0.5, "counts": (1,)}, "exactly one of"),
-    ({"name": "", "ratio": 0.5}, "name: must be a non-empty string"),
+    ({"name": "", "ratio": 0.5}, "name: must be 1 to 64 letters"),
 ])
 def test_invalid_specs_are_refused_when_made(kwargs, message):
     with pytest.raises(PimsimError, match=message.replace("(", r"\(").replace("[", r"\[")):

@@ -46,9 +46,6 @@ class SubnetSpec:
     counts: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise PimsimError(f"sub-net spec: name: must be a non-empty string, got "
-                              f"{show(self.name)}")
         check_name(self.name, "sub-net spec: name")
         where = f"sub-net {self.name!r}"
         if (self.ratio is None) == (self.counts is None):

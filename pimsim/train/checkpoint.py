@@ -39,7 +39,7 @@ def content_sha256(data: Any) -> str:
         if isinstance(obj, torch.Tensor):
             t = obj.detach().cpu().contiguous()
             h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
-            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+            h.update(t.reshape(-1).view(torch.uint8).numpy())
         elif isinstance(obj, dict):
             h.update(f"d{len(obj)}".encode())
             for k, v in obj.items():
@@ -63,7 +63,7 @@ def save_sealed(path: str | Path, data: dict[str, Any]) -> None:
     """``torch.save`` ``data`` plus its ``sha256`` (replacing any it has) to ``path``
     atomically."""
     data = {k: v for k, v in data.items() if k != CHECKSUM}
-    buffer = io.BytesIO()
+    buffer = io.BytesIO()  # written through write_bytes_atomic, whose errors name ``path``
     torch.save({**data, CHECKSUM: content_sha256(data)}, buffer)
     write_bytes_atomic(path, buffer.getvalue())
 
