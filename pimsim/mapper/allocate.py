@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
 
 from pimsim.device import EventCounts, Tiling, gemm_events, weight_load_events
 from pimsim.errors import PimsimError
@@ -68,7 +68,7 @@ class GemmLayer:
         return cls(name, op, gemm.c_in, gemm.c_out, gemm.kernel, gemm.stride, gemm.padding,
                    gemm.in_hw, gemm.out_hw, x_bits, w_bits, out_bits, gemm.groups)
 
-    @property
+    @cached_property  # read by reduction, pixels and macs thousands of times per sweep
     def gemm(self) -> Gemm:
         return Gemm(self.c_in, self.c_out, self.kernel, self.stride, self.padding, self.in_hw,
                     self.out_hw, self.groups)
@@ -195,9 +195,8 @@ def map_family(family: Mapping[str, list[GemmLayer]], mapping: ChipMapping) -> F
                 raise PimsimError(f"sub-net {subnet}: layer {layer.name}: kind, kernel, groups "
                                   "or bits differ from the other sub-nets' (not one family)")
             if layer.c_out > seen.c_out or layer.c_in > seen.c_in:
-                widest[layer.name] = GemmLayer(**{**seen.__dict__,
-                                                  "c_in": max(seen.c_in, layer.c_in),
-                                                  "c_out": max(seen.c_out, layer.c_out)})
+                widest[layer.name] = replace(seen, c_in=max(seen.c_in, layer.c_in),
+                                             c_out=max(seen.c_out, layer.c_out))
     tilings = {}
     for name in order:
         try:
