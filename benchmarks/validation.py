@@ -220,7 +220,7 @@ def sensitivity_rows(params: DeviceParams, layers: list[GemmLayer],
             continue
         group, _, name = key.partition(".")
         value = getattr(groups[group], name)
-        if isinstance(value, bool):
+        if isinstance(value, bool) or group == "array":  # a family is costed on chip.rows/cols
             continue
         moved = (totals(params, mapping_with_overrides(mapping, {key: value * 2}))
                  if group == "chip" else totals(with_overrides(params, {key: value * 2}), mapping))

@@ -77,6 +77,9 @@ def test_validation_report_full_run_is_fast(tmp_path):
     rows = validation.validation_rows()
     assert {r.network for r in rows} == {"vgg8", "resnet18", "alexnet", "per op"}
     assert all(r.pimsim > 0 and r.published > 0 for r in rows)
+    # the table quoted in device_params/README.md is the one the script prints now
+    readme = (Path(__file__).resolve().parents[1] / "device_params" / "README.md").read_text()
+    assert validation.markdown(rows) in readme
 
 
 def test_a_family_is_priced_on_the_chips_bit_lines():
