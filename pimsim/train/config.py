@@ -22,9 +22,9 @@ FLOAT_OPTIONS = ("lr", "momentum", "weight_decay", "kd_weight", "kd_temperature"
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Options of ``pimsim train`` (same names, ``-`` for ``_``); ``None``: the default, which
-    may depend on the method (see :meth:`resolved`). Lists become tuples.
+class RunSettings:
+    """The options every method shares (the fields of both :class:`TrainConfig` and the
+    resolved :class:`RunConfig`).
 
     ``input_size`` and ``num_classes`` shape the ``synthetic`` data set only.
     Targets: ``budgets`` are fractions of the full model's MACs (for ``ast``: weight
@@ -49,15 +49,23 @@ class TrainConfig:
     weight_decay: float = 5e-4
     kd_weight: float = 1.0
     kd_temperature: float = 1.0
+    bits: int | None = None
+    seed: int = 0
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class TrainConfig(RunSettings):
+    """Options of ``pimsim train`` (same names, ``-`` for ``_``): the shared settings and the
+    methods' own options; ``None``: the default, which may depend on the method (see
+    :meth:`resolved`). Lists become tuples."""
+
     subnets_per_step: int | None = None
     sparse_epochs: int | None = None
     sparsity_weight: float = 1e-4
     fix_epochs: tuple[int, ...] | None = None
     cost_budget: float | None = None
     mask_update_until: float = 0.5
-    bits: int | None = None
-    seed: int = 0
-    device: str = "cpu"
 
     def __post_init__(self) -> None:
         for name in ("budgets", "widths", "fix_epochs"):
@@ -138,7 +146,7 @@ class TrainConfig:
     def resolved(self) -> RunConfig:
         """Validated, with defaults that depend on other fields filled in."""
         self.validate()
-        common = {f.name: getattr(self, f.name) for f in fields(RunConfig) if f.name != "options"}
+        common = {f.name: getattr(self, f.name) for f in fields(RunSettings)}
         kind = METHOD_OPTIONS[self.method]
         return RunConfig(**common, options=kind.from_config(self) if kind else None)
 
@@ -207,30 +215,12 @@ METHOD_OPTIONS: dict[str, type[Options] | None] = {
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    """A resolved training configuration: what the engine and the methods read, and (as
-    :meth:`to_dict`) what the run state and checkpoints store."""
+class RunConfig(RunSettings):
+    """A resolved training configuration: the shared settings and the method's own
+    ``options``; what the engine and the methods read, and (as :meth:`to_dict`) what the run
+    state and checkpoints store."""
 
-    method: str
-    arch: str
-    dataset: str
-    data_dir: str | None
-    input_size: int
-    num_classes: int
-    budgets: tuple[float, ...] | None
-    widths: tuple[float, ...] | None
-    specs_file: str | None
-    epochs: int
-    batch_size: int
-    lr: float
-    momentum: float
-    weight_decay: float
-    kd_weight: float
-    kd_temperature: float
-    bits: int | None
-    seed: int
-    device: str
-    options: MethodOptions
+    options: MethodOptions = None
 
     def method_options(self, kind: type[Options]) -> Options:
         """The method's options, which must be of ``kind``."""
