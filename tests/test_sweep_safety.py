@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pimsim import executors
 from pimsim.device.params import PRESETS_DIR
 from pimsim.errors import PimsimError
 from pimsim.mapper.chip import MAPPINGS_DIR
@@ -237,17 +238,17 @@ def test_a_sweep_killed_at_a_random_time_reruns_to_the_same_csv(tmp_path):
 def test_pool_workers_reset_sigterm_and_watch_their_parent(monkeypatch):
     """The worker initializer: SIGTERM's default action, and an orphan exits at once."""
     calls = []
-    monkeypatch.setattr(sweep_module.signal, "signal", lambda *a: calls.append(a))
-    monkeypatch.setattr(sweep_module.os, "_exit", lambda code: calls.append(("exit", code)))
-    sweep_module._die_with_parent(os.getppid())
+    monkeypatch.setattr(executors.signal, "signal", lambda *a: calls.append(a))
+    monkeypatch.setattr(executors.os, "_exit", lambda code: calls.append(("exit", code)))
+    executors._die_with_parent(os.getppid())
     assert calls == [(signal.SIGTERM, signal.SIG_DFL), (signal.SIGINT, signal.SIG_IGN)]
     if sys.platform.startswith("linux"):
         # prctl was really called on this process: undo it (0 = no signal)
         import ctypes
 
-        sweep_module._die_with_parent(-1)  # a parent that is not ours: exit
+        executors._die_with_parent(-1)  # a parent that is not ours: exit
         assert calls[-1] == ("exit", 1)
-        ctypes.CDLL(None).prctl(sweep_module.PR_SET_PDEATHSIG, 0)
+        ctypes.CDLL(None).prctl(executors.PR_SET_PDEATHSIG, 0)
 
 
 def test_lock_error_is_a_pimsim_error_in_process(tmp_path):

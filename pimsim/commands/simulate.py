@@ -6,6 +6,7 @@ import argparse
 
 from pimsim.cliargs import positive_int
 from pimsim.commands.common import Subparsers, add_cost_only_args
+from pimsim.executors import add_executor_args
 
 
 def register(sub: Subparsers) -> None:
@@ -31,6 +32,13 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--calib-batches", type=positive_int, default=4,
                    help="batches of 64 training images for post-training calibration")
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
+    p.add_argument("--batch-size", type=positive_int,
+                   help="images per batch (default 64); memory grows with it, not with the "
+                   "number of images")
+    p.add_argument("--check-all", action="store_true",
+                   help="check every image's PIM output equal to the integer executor's "
+                   "(default: the first 1000; top1_int only when every image is checked)")
+    add_executor_args(p)
     add_cost_only_args(p)
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run)
@@ -54,7 +62,10 @@ def _run(args: argparse.Namespace) -> None:
                          model=args.model, input_size=args.input_size,
                          in_channels=args.in_channels, num_classes=args.num_classes,
                          widths=tuple(args.widths),
-                         overrides=parse_settings(args.set, axes=False))
+                         overrides=parse_settings(args.set, axes=False),
+                         check_all=args.check_all, executor=args.executor, jobs=args.jobs,
+                         scheduler=args.scheduler,
+                         **({"batch_size": args.batch_size} if args.batch_size else {}))
     sim = simulate(cfg)
     out = write_simulation(sim, args.out)
     cols = [c for c in ("subnet", "bits", "macs", "top1_pim", "energy_per_image_uj",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pimsim.cliargs import comma_list, positive_int
 from pimsim.commands.common import Subparsers, add_cost_only_args
+from pimsim.executors import add_executor_args
 
 
 def register(sub: Subparsers) -> None:
@@ -26,7 +27,7 @@ def register(sub: Subparsers) -> None:
                    "(mtj.tmr_ratio=0.9,1.5); repeat for more axes")
     p.add_argument("--limit", type=positive_int, help="test images for accuracy")
     p.add_argument("--data-dir")
-    p.add_argument("--jobs", type=positive_int, default=1, help="processes (default 1)")
+    add_executor_args(p)
     p.add_argument("--out", required=True)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace) -> None:
                       num_classes=args.num_classes, widths=tuple(args.widths),
                       bits=tuple(args.bits), devices=tuple(args.device_params),
                       mapping=args.mapping, axes=parse_settings(args.set, axes=True),
-                      limit=args.limit, data_dir=args.data_dir, jobs=args.jobs)
+                      limit=args.limit, data_dir=args.data_dir, jobs=args.jobs,
+                      executor=args.executor, scheduler=args.scheduler)
     with writing_to(args.out):
         table = run_sweep(cfg, args.out, quiet=args.quiet)
     print(f"{len(table)} rows in {Path(args.out) / 'sweep.csv'}")

@@ -28,7 +28,8 @@ def register(sub: Subparsers) -> None:
                    help=f"{', '.join(METHOD_NAMES)} (default uniform)")
     p.add_argument("--model", default="resnet20", choices=ARCHS, metavar="NAME",
                    help=f"network family: {', '.join(ARCHS)} (default resnet20)")
-    p.add_argument("--dataset", default="digits", help="digits (default), cifar10 or synthetic")
+    p.add_argument("--dataset", default="digits",
+                   help="digits (default), cifar10, synthetic or synthetic:TRAIN,TEST")
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     p.add_argument("--input-size", type=positive_int, default=224,
                    help="synthetic data: image size (default 224)")

@@ -10,25 +10,20 @@ rerun, skips finished points and never duplicates rows. The key hashes everythin
 the point (model, input size, channels, classes, widths, checkpoint and file SHA-256s,
 accuracy settings, bits, device, mapping, overrides), so a folder never mixes two sweeps'
 rows; a sweep holds ``DIR/.lock`` (``flock``) while it runs, so a second one started into the
-same folder stops with a one-line error. Worker processes (``--jobs``) die with the sweep:
-SIGTERM stops them, and on Linux the kernel sends them SIGTERM when the sweep dies otherwise
-(SIGKILL included). With a checkpoint, accuracy per (sub-net, bits) comes from the integer
-executor, which the simulator proves equal to bit-serial PIM inference (``pimsim simulate``).
+same folder stops with a one-line error. Points run in chunks on ``--jobs`` local worker
+processes that die with the sweep, or on a Dask cluster (``--executor dask``, ``--scheduler``;
+:mod:`pimsim.executors`); the rows do not depend on where they ran, and a sweep interrupted
+under one executor resumes under another. With a checkpoint, accuracy per (sub-net, bits)
+comes from the integer executor, which the simulator proves equal to bit-serial PIM inference
+(``pimsim simulate``).
 """
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import hashlib
 import json
-import multiprocessing
-import os
-import signal
-import sys
-import threading
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from itertools import product
@@ -39,6 +34,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from pimsim.errors import PimsimError
+from pimsim.executors import check_executor, open_executor
 from pimsim.io import write_atomic, write_text_atomic
 from pimsim.mapper import GemmLayer
 from pimsim.simulate import cost_only_family, family_costs, resolve_hardware
@@ -46,7 +42,7 @@ from pimsim.simulate.hardware import Overrides, check_each, file_sha256
 
 LOCK = ".lock"
 CHUNK = 8  # points per task of a worker (their family is sent once per task)
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+RUN_ONLY = ("jobs", "executor", "scheduler")  # where it runs: not part of the sweep's identity
 
 Axes = tuple[tuple[str, tuple[Any, ...]], ...]
 Point = tuple[int, str, Overrides]
@@ -72,6 +68,8 @@ class SweepConfig:
     data_dir: str | None = None
     calib_batches: int = 4
     jobs: int = 1
+    executor: str = "process"
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("widths", "bits", "devices"):
@@ -88,8 +86,7 @@ class SweepConfig:
                 raise PimsimError(f"--bits: {b} is not 8 or 16")
         if not self.bits or not self.devices:
             raise PimsimError("--bits/--device-params: give at least one value")
-        if self.jobs < 1:
-            raise PimsimError(f"--jobs: must be >= 1, got {self.jobs}")
+        check_executor(self.executor, self.jobs, self.scheduler)
         for key, values in self.axes:
             if not values:
                 raise PimsimError(f"--set: {key}: no values")
@@ -169,49 +166,6 @@ def folder_lock(folder: Path) -> Iterator[None]:
         yield
 
 
-def _die_with_parent(parent: int) -> None:
-    """Pool worker start: SIGTERM's default action (not the parent's handler), SIGINT ignored
-    (Ctrl-C reaches the whole process group: the parent stops the workers), and on Linux
-    ``prctl(PR_SET_PDEATHSIG, SIGTERM)``, so the kernel ends the worker when the sweep dies;
-    a worker whose parent already died exits at once."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:
-            os._exit(1)
-
-
-@contextmanager
-def worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
-    """A process pool whose workers die with this process. SIGTERM here (in the main thread)
-    becomes ``SystemExit(143)``; on any exception the workers started here are terminated
-    (their work in progress is lost) before it propagates."""
-    before = set(multiprocessing.active_children())
-    pool = ProcessPoolExecutor(jobs, initializer=_die_with_parent, initargs=(os.getpid(),))
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.getsignal(signal.SIGTERM)
-    if main_thread:
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        yield pool
-    except BaseException:
-        for worker in set(multiprocessing.active_children()) - before:
-            worker.terminate()
-        pool.shutdown()  # quick: the pool's thread fails the pending work and ends
-        raise
-    else:
-        pool.shutdown()
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _exit_on_sigterm(signum: int, _frame: Any) -> None:
-    """SIGTERM handler: unwind (stopping the workers), exit status 128 + 15."""
-    raise SystemExit(128 + signum)
-
-
 def _evaluate(point, family: dict[str, list[GemmLayer]], mapping: str,
               accuracy: dict[str, float] | None) -> pd.DataFrame:
     bits, device, overrides = point
@@ -259,7 +213,7 @@ def run_sweep(cfg: SweepConfig, out_dir: str | Path, quiet: bool = False) -> pd.
     """Evaluate every point not done yet in ``out_dir``; returns the whole ``sweep.csv``."""
     cfg.validate()
     out = Path(out_dir)
-    stamp = json.dumps(cfg.to_dict() | {"jobs": None}, sort_keys=True)
+    stamp = json.dumps(cfg.to_dict() | dict.fromkeys(RUN_ONLY), sort_keys=True)
     _check_stamp(out, stamp)
     families, accuracy = _families(cfg)
     identity = sweep_identity(cfg)
@@ -278,12 +232,12 @@ def run_sweep(cfg: SweepConfig, out_dir: str | Path, quiet: bool = False) -> pd.
 
         args = [(p, families[p[0]], cfg.mapping, accuracy[p[0]] if accuracy else None)
                 for p in todo]
-        if cfg.jobs == 1 or len(args) <= 1:
+        if cfg.executor == "process" and (cfg.jobs == 1 or len(args) <= 1):
             for a in args:
                 save(a[0], _evaluate(*a))
-        else:
+        elif args:
             chunks = [args[i:i + CHUNK] for i in range(0, len(args), CHUNK)]
-            with worker_pool(cfg.jobs) as pool:
+            with open_executor(cfg.executor, cfg.jobs, cfg.scheduler) as pool:
                 # not ``pool.map``: its cleanup cancels pending work, which races the pool's
                 # own failing of that work when the workers are stopped (an error in 3.11)
                 futures = [pool.submit(_evaluate_all, chunk) for chunk in chunks]

@@ -121,7 +121,7 @@ class TrainConfig(RunSettings):
             if not ok:
                 raise PimsimError(f"--{name.replace('_', '-')}: invalid value "
                                   f"{getattr(self, name)!r}")
-        if self.dataset == "synthetic":
+        if self.dataset.split(":", 1)[0] == "synthetic":
             self._check_synthetic_size()
 
     def _check_synthetic_size(self) -> None:
