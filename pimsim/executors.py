@@ -47,25 +47,29 @@ def check_executor(kind: str, jobs: int, scheduler: str | None) -> None:
 
 
 @contextmanager
-def open_executor(kind: str = "process", jobs: int = 1,
-                  scheduler: str | None = None) -> Iterator[Executor]:
+def open_executor(kind: str = "process", jobs: int = 1, scheduler: str | None = None,
+                  start_method: str | None = None) -> Iterator[Executor]:
     """An executor of ``kind`` (:data:`EXECUTORS`) for the block. SIGTERM here (in the main
-    thread) becomes ``SystemExit(143)``, so the block unwinds and its workers stop."""
+    thread) becomes ``SystemExit(143)``, so the block unwinds and its workers stop.
+    ``start_method``: the process pool's (``multiprocessing``; default the platform's):
+    ``spawn`` for work that runs OpenMP-threaded numba kernels, which abort in a child forked
+    from a process that already used OpenMP (torch, numba)."""
     check_executor(kind, jobs, scheduler)
     with ExitStack() as stack:
         stack.enter_context(_sigterm_exits())
         if kind == "process":
-            yield stack.enter_context(process_pool(jobs))
+            yield stack.enter_context(process_pool(jobs, start_method))
         else:
             yield stack.enter_context(_dask_executor(jobs, scheduler))
 
 
 @contextmanager
-def process_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
+def process_pool(jobs: int, start_method: str | None = None) -> Iterator[ProcessPoolExecutor]:
     """A process pool whose workers die with this process; on any exception the workers
     started here are terminated (their work in progress is lost) before it propagates."""
     before = set(multiprocessing.active_children())
-    pool = ProcessPoolExecutor(jobs, initializer=_die_with_parent, initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(start_method),
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
     try:
         yield pool
     except BaseException:

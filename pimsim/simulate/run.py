@@ -201,7 +201,7 @@ def _checkpoint_family(cfg: SimulateConfig, params: DeviceParams, mapping: ChipM
         for name in graphs:
             totals[name] = run_shard(*task(name, shards[0]), progress=bar.update)
     else:
-        with open_executor(cfg.executor, cfg.jobs, cfg.scheduler) as pool:
+        with open_executor(cfg.executor, cfg.jobs, cfg.scheduler, start_method="spawn") as pool:
             futures = {pool.submit(run_shard, *task(name, r)): (name, len(r))
                        for name in graphs for r in shards}
             for future in as_completed(futures):
