@@ -16,14 +16,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pimsim.bundled import bundled_dir
 from pimsim.device import DeviceParams, load_device_params, with_overrides
 from pimsim.device.params import PRESETS_DIR
 from pimsim.errors import PimsimError
 from pimsim.mapper import ChipMapping, load_mapping, mapping_with_overrides
 from pimsim.mapper.chip import MAPPING_GROUPS, MAPPINGS_DIR
 from pimsim.paramfile import locate, parse_yaml, show
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 Overrides = tuple[tuple[str, Any], ...]
 NON_FINITE = ("inf", "infinity", "nan", ".inf", ".nan")  # words refused as --set values
@@ -106,8 +105,11 @@ def hardware_record(device: str, mapping: str,
 
 
 def file_sha256(path: str) -> str:
-    """SHA-256 of an input file (preset paths are relative to the project root)."""
-    file = Path(path) if Path(path).is_file() else REPO_ROOT / path
+    """SHA-256 of an input file (a preset's path, ``device_params/NAME.yaml`` or
+    ``mappings/NAME.yaml``, is in the shipped folders: :func:`pimsim.bundled.bundled_dir`)."""
+    file = Path(path)
+    if not file.is_file():
+        file = bundled_dir(file.parent.name) / file.name
     return hashlib.sha256(file.read_bytes()).hexdigest()
 
 
