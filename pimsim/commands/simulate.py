@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pimsim.cliargs import positive_int
-from pimsim.commands.common import Subparsers, add_cost_only_args
+from pimsim.commands.common import Subparsers, add_cost_only_args, examples
 
 
 def register(sub: Subparsers) -> None:
@@ -15,19 +15,24 @@ def register(sub: Subparsers) -> None:
         "(nested sub-arrays), run it bit-exactly through the bit-serial sub-array model on "
         "the test set, and cost it. Writes DIR/subnets.csv, layers.csv, summary.md and "
         "config.json. --cost-only --model NAME --input-size N costs an untrained family of "
-        "uniform widths (no accuracy).")
+        "uniform widths (no accuracy).",
+        epilog=examples("pimsim simulate --checkpoint runs/sp/model.pt --out runs/sp/sim",
+                        "pimsim simulate --cost-only --model resnet18 --set chip.rows=128 "
+                        "--out runs/sim18",
+                        "pimsim simulate --config runs/sim18/config.json --out runs/again"))
     p.add_argument("--checkpoint", help="model.pt of pimsim train")
     p.add_argument("--subnets", default="all", help="comma list of sub-net names (default all)")
     p.add_argument("--bits", type=int, choices=(8, 16),
                    help="8 or 16 (a float checkpoint is calibrated; default: the QAT bits, "
                    "8 with --cost-only)")
     p.add_argument("--device-params", default="sot_mram_45nm",
-                   help="device preset name or YAML file (default sot_mram_45nm)")
+                   help="device preset name or YAML file")
     p.add_argument("--mapping", default="default", help="mapping name or YAML file")
     p.add_argument("--set", action="append", default=[], metavar="GROUP.KEY=VALUE",
                    help="override a mapping key (chip.rows=128) or a device key "
                    "(mtj.tmr_ratio=0.9); repeat for more keys; recorded in config.json")
-    p.add_argument("--limit", type=positive_int, help="simulate the first N test images")
+    p.add_argument("--limit", type=positive_int,
+                   help="simulate the first N test images (default all)")
     p.add_argument("--calib-batches", type=positive_int, default=4,
                    help="batches of 64 training images for post-training calibration")
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
