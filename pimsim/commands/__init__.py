@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pimsim`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = ["pimsim", *(sys.argv[1:] if argv is None else argv)]  # what config.json records
     if args.quiet and args.verbose:
         parser.error("--quiet and --verbose exclude each other")
     set_verbosity(QUIET if args.quiet else VERBOSE if args.verbose else NORMAL)

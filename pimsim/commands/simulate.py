@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from pimsim.cliargs import positive_int
 from pimsim.commands.common import Subparsers, add_cost_only_args, examples
+from pimsim.errors import PimsimError
+
+if TYPE_CHECKING:
+    from pimsim.simulate import SimulateConfig
 
 
 def register(sub: Subparsers) -> None:
@@ -20,6 +25,8 @@ def register(sub: Subparsers) -> None:
                         "pimsim simulate --cost-only --model resnet18 --set chip.rows=128 "
                         "--out runs/sim18",
                         "pimsim simulate --config runs/sim18/config.json --out runs/again"))
+    p.add_argument("--config", help="repeat the run that wrote this config.json (its options, "
+                   "checkpoint and device/mapping files as recorded); only --out with it")
     p.add_argument("--checkpoint", help="model.pt of pimsim train")
     p.add_argument("--subnets", default="all", help="comma list of sub-net names (default all)")
     p.add_argument("--bits", type=int, choices=(8, 16),
@@ -38,7 +45,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     add_cost_only_args(p)
     p.add_argument("--out", required=True, help="output directory")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, parser=p)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -49,10 +56,36 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from pimsim.simulate import SimulateConfig, simulate, write_simulation
+    from pimsim.simulate.replay import replayed
+
+    if args.config is None:
+        _simulate(args, _config_of(args))
+        return
+    given = [a.option_strings[0] for a in args.parser._actions
+             if a.option_strings and a.dest not in ("config", "out", "help", "quiet", "verbose")
+             and getattr(args, a.dest, None) != a.default]
+    if given:
+        raise PimsimError(f"--config: give only --out with it, not {', '.join(given)}")
+    with replayed(args.config) as cfg:
+        _simulate(args, cfg)
+
+
+def _simulate(args: argparse.Namespace, cfg: SimulateConfig) -> None:
+    from pimsim.simulate import simulate, write_simulation
+
+    sim = simulate(cfg, argv=args.argv)
+    out = write_simulation(sim, args.out)
+    cols = [c for c in ("subnet", "bits", "macs", "top1_pim", "energy_per_image_uj",
+                        "latency_ns", "tops_per_w", "area_mm2") if c in sim.subnets]
+    print(sim.subnets[cols].to_string(index=False, float_format="{:.4g}".format))
+    print(f"results in {out}/")
+
+
+def _config_of(args: argparse.Namespace) -> SimulateConfig:
+    from pimsim.simulate import SimulateConfig
     from pimsim.simulate.hardware import parse_settings
 
-    cfg = SimulateConfig(checkpoint=args.checkpoint, subnets=tuple(args.subnets.split(",")),
+    return SimulateConfig(checkpoint=args.checkpoint, subnets=tuple(args.subnets.split(",")),
                          bits=args.bits, device_params=args.device_params,
                          mapping=args.mapping, limit=args.limit, data_dir=args.data_dir,
                          calib_batches=args.calib_batches, cost_only=args.cost_only,
@@ -60,9 +93,3 @@ def _run(args: argparse.Namespace) -> None:
                          in_channels=args.in_channels, num_classes=args.num_classes,
                          widths=tuple(args.widths),
                          overrides=parse_settings(args.set, axes=False))
-    sim = simulate(cfg)
-    out = write_simulation(sim, args.out)
-    cols = [c for c in ("subnet", "bits", "macs", "top1_pim", "energy_per_image_uj",
-                        "latency_ns", "tops_per_w", "area_mm2") if c in sim.subnets]
-    print(sim.subnets[cols].to_string(index=False, float_format="{:.4g}".format))
-    print(f"results in {out}/")
