@@ -120,6 +120,7 @@ def test_quiet_shows_no_progress(monkeypatch):
     assert err.getvalue() == ""
 
 
+@pytest.mark.slow  # a subprocess that imports torch and trains: several seconds
 def test_train_log_in_a_file_is_plain_lines(tmp_path):
     log = tmp_path / "train.log"
     with open(log, "w") as f:
