@@ -1,8 +1,7 @@
 """An ML researcher's loop: train a dynamic resnet20 on the bundled digits data (three
 sub-nets sharing weights), simulate each one bit-exactly on SOT-MRAM processing-in-memory at
-8 bits (post-training calibration), and plot accuracy against energy. The defaults make a
-quick check of the workflow (well under a minute on a laptop CPU); ``--epochs 15`` trains the
-sub-nets to their real accuracies.
+8 bits (post-training calibration), and plot accuracy against energy. Well under a minute on
+a laptop CPU; ``--epochs 15`` trains the sub-nets to their full accuracy.
 
     python examples/train_simulate_plot.py --out runs/researcher
 """
@@ -21,7 +20,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="runs/researcher", help="output folder")
-    parser.add_argument("--epochs", type=int, default=1, help="training epochs")
+    parser.add_argument("--epochs", type=int, default=3, help="training epochs")
     parser.add_argument("--limit", type=int, default=64, help="test images to simulate")
     args = parser.parse_args()
     out = Path(args.out)
