@@ -139,10 +139,10 @@ def add_executor_args(parser: Any) -> None:
     from pimsim.cliargs import positive_int
 
     parser.add_argument("--jobs", type=positive_int, default=1,
-                        help="worker processes (default 1); with --executor dask and no "
+                        help="worker processes; with --executor dask and no "
                         "--scheduler, the local cluster's workers")
     parser.add_argument("--executor", choices=EXECUTORS, default="process",
-                        help="process: a pool on this machine (default); dask: a Dask "
+                        help="process: a pool on this machine; dask: a Dask "
                         "distributed cluster (pip install 'pimsim[cluster]')")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="with --executor dask: an existing cluster's scheduler "

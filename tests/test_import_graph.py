@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pimsim"
 # Earliest first; a module may import from its own stage and earlier ones only.
 STAGES: tuple[tuple[str, ...], ...] = (
     ("pimsim", "pimsim.errors", "pimsim.io", "pimsim.paramfile", "pimsim.geometry",
-     "pimsim.cliargs", "pimsim.executors"),
+     "pimsim.cliargs", "pimsim.executors", "pimsim.bundled", "pimsim.progress"),
     ("pimsim.data",),
     ("pimsim.network",),
     ("pimsim.quantize",),

@@ -130,15 +130,12 @@ def test_synthetic_sizes():
 
 
 def test_help_states_the_defaults_in_force():
-    import argparse
+    from pimsim.commands import build_parser
 
-    from pimsim.commands import simulate as command
-
-    parser = argparse.ArgumentParser()
-    command.register(parser.add_subparsers())
+    parser = build_parser()
     text = parser._subparsers._group_actions[0].choices["simulate"].format_help()
     text = " ".join(text.split())
-    assert f"(default {run_module.BATCH_SIZE})" in text
+    assert f"(default: {run_module.BATCH_SIZE})" in text
     assert f"(default: the first {run_module.CHECK_SAMPLE};" in text
     assert SimulateConfig().batch_size == run_module.BATCH_SIZE
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from pimsim.cliargs import positive_int
-from pimsim.commands.common import Subparsers
+from pimsim.commands.common import Subparsers, examples
+
+QUICK_EPOCHS, QUICK_LIMIT = 1, 64  # ``--quick``
 
 
 def register(sub: Subparsers) -> None:
@@ -13,11 +15,15 @@ def register(sub: Subparsers) -> None:
         "demo", help="the whole pipeline on the bundled digits data (a few minutes)",
         description="Train a dynamic resnet20 on digits (single-path, 8-bit QAT), simulate "
         "every sub-net on SOT-MRAM bit-exactly, sweep 8/16 bits x SOT-MRAM/STT-MRAM/SRAM, "
-        "measure CPU latency, and write CSVs and plots to --out.")
-    p.add_argument("--out", default="reports/demo")
-    p.add_argument("--epochs", type=positive_int, default=15)
+        "measure CPU latency, and write CSVs and plots to --out.",
+        epilog=examples("pimsim demo --out reports/demo",
+                        "pimsim demo --quick --out /tmp/demo   # a smoke test, about a minute"))
+    p.add_argument("--out", default="reports/demo", help="output directory")
+    p.add_argument("--epochs", type=positive_int, default=15, help="training epochs")
     p.add_argument("--limit", type=positive_int, help="test images to simulate (default all)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quick", action="store_true",
+                   help=f"a smoke test of the pipeline: --epochs {QUICK_EPOCHS} --limit "
+                   f"{QUICK_LIMIT} (accuracies meaningless)")
     p.set_defaults(func=run)
 
 
@@ -26,7 +32,8 @@ def run(args: argparse.Namespace) -> None:
     from pimsim.reports.demo import run_demo
 
     with writing_to(args.out):
-        table = run_demo(args.out, epochs=args.epochs, limit=args.limit, quiet=args.quiet)
+        table = run_demo(args.out, epochs=QUICK_EPOCHS if args.quick else args.epochs,
+                         limit=QUICK_LIMIT if args.quick else args.limit, quiet=args.quiet)
     print("dynamic resnet20 on digits: single-path sub-nets, 8-bit, simulated on SOT-MRAM")
     print(table.to_string(index=False, float_format="{:.4g}".format))
     print(f"CSVs, plots (pareto.png, ...) and summary.md in {args.out}/")

@@ -5,21 +5,23 @@ from __future__ import annotations
 import argparse
 
 from pimsim.cliargs import positive_int
-from pimsim.commands.common import Subparsers, print_top1_table
+from pimsim.commands.common import Subparsers, examples, print_top1_table
 from pimsim.errors import PimsimError
 
 
 def register(sub: Subparsers) -> None:
     p = sub.add_parser("eval", help="top-1 accuracy, MACs and parameters of every sub-net",
                        description="Evaluate every sub-net of a checkpoint on its data set's "
-                       "test split; writes one CSV row per sub-net.")
-    p.add_argument("--checkpoint", required=True)
+                       "test split; writes one CSV row per sub-net.",
+                       epilog=examples("pimsim eval --checkpoint runs/uniform/model.pt "
+                                       "--out runs/uniform/eval.csv"))
+    p.add_argument("--checkpoint", required=True, help="model.pt of pimsim train")
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     p.add_argument("--limit", type=positive_int, help="evaluate the first N test images only")
     p.add_argument("--specs", help="YAML/JSON file of extra sub-net specs to evaluate after "
                    "BatchNorm re-calibration")
     p.add_argument("--recalibrate-batches", type=positive_int, default=50,
-                   help="training batches for BatchNorm re-calibration (default 50)")
+                   help="training batches for BatchNorm re-calibration")
     p.add_argument("--out", help="CSV file to write (default: print only)")
     p.set_defaults(func=run)
 

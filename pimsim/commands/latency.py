@@ -5,21 +5,25 @@ from __future__ import annotations
 import argparse
 
 from pimsim.cliargs import nonneg_int, positive_int
-from pimsim.commands.common import Subparsers
+from pimsim.commands.common import Subparsers, examples
 
 
 def register(sub: Subparsers) -> None:
     p = sub.add_parser("latency", help="measured latency of every exported sub-net",
                        description="Time every sub-net of a checkpoint, exported as a "
-                       "standalone model, on CPU or GPU; writes latency.csv.")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--batch", type=positive_int, default=1)
-    p.add_argument("--repeats", type=positive_int, default=20)
-    p.add_argument("--warmup", type=nonneg_int, default=3)
+                       "standalone model, on CPU or GPU; writes latency.csv.",
+                       epilog=examples("pimsim latency --checkpoint runs/sp/model.pt "
+                                       "--out runs/sp/latency.csv"))
+    p.add_argument("--checkpoint", required=True, help="model.pt of pimsim train")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="where to time: cpu or cuda")
+    p.add_argument("--batch", type=positive_int, default=1, help="images per timed call")
+    p.add_argument("--repeats", type=positive_int, default=20, help="timed calls per sub-net")
+    p.add_argument("--warmup", type=nonneg_int, default=3,
+                   help="untimed calls per sub-net first")
     p.add_argument("--input-size", type=positive_int, help="default: the checkpoint's data set")
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's)")
-    p.add_argument("--data-dir")
+    p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     p.add_argument("--out", required=True, help="CSV file")
     p.set_defaults(func=run)
 

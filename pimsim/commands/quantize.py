@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from pimsim.cliargs import positive_int
-from pimsim.commands.common import Subparsers
+from pimsim.commands.common import Subparsers, examples
 from pimsim.errors import PimsimError
 
 
@@ -18,12 +18,15 @@ def register(sub: Subparsers) -> None:
         "(min/max over --calib-batches training batches), a QAT checkpoint (pimsim train "
         "--bits) keeps its learned ranges. Writes DIR/<subnet>.npz + DIR/<subnet>.json per "
         "sub-net (format: pimsim/quantize/FORMAT.md) and DIR/quantize.csv comparing float, "
-        "fake-quantized and integer top-1.")
-    p.add_argument("--checkpoint", required=True)
+        "fake-quantized and integer top-1.",
+        epilog=examples("pimsim quantize --checkpoint runs/uniform/model.pt --bits 8 "
+                        "--out runs/uniform/int8"))
+    p.add_argument("--checkpoint", required=True, help="model.pt of pimsim train")
     p.add_argument("--bits", type=int, choices=(8, 16), default=None,
-                   help="8 or 16 (required for a float checkpoint)")
+                   help="8 or 16 (required for a float checkpoint; default: a QAT "
+                   "checkpoint's bits)")
     p.add_argument("--calib-batches", type=positive_int, default=4,
-                   help="training batches of 64 images for calibration (default 4)")
+                   help="training batches of 64 images for calibration")
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run)

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pimsim.commands.common import Subparsers
+from pimsim.commands.common import Subparsers, examples
 from pimsim.errors import PimsimError
 
 
 def register(sub: Subparsers) -> None:
     p = sub.add_parser("select", help="the most accurate sub-net within a budget",
                        description="Pick the most accurate sub-net whose measured latency "
-                       "(DIR/latency.csv) or simulated energy (DIR/subnets.csv) fits.")
-    p.add_argument("dir")
+                       "(DIR/latency.csv) or simulated energy (DIR/subnets.csv) fits.",
+                       epilog=examples("pimsim select runs/sim --budget-uj 2.5"))
+    p.add_argument("dir", help="folder holding latency.csv or subnets.csv")
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--budget-ms", type=float, help="measured latency per batch (ms)")
     budget.add_argument("--budget-uj", type=float, help="simulated energy per image (uJ)")

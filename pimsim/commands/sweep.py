@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from pimsim.cliargs import comma_list, positive_int
-from pimsim.commands.common import Subparsers, add_cost_only_args
+from pimsim.commands.common import Subparsers, add_cost_only_args, examples
 from pimsim.executors import add_executor_args
 
 
@@ -15,21 +15,23 @@ def register(sub: Subparsers) -> None:
         "sweep", help="cross product of sub-nets, bits, devices and chip/device overrides",
         description="Evaluate every combination of --bits, --device-params and --set axes for "
         "every sub-net; one row per sub-net and point in DIR/sweep.csv. Resumable: rerun the "
-        "same command to finish an interrupted sweep.")
+        "same command to finish an interrupted sweep.",
+        epilog=examples("pimsim sweep --cost-only --model resnet20 --input-size 32 "
+                        "--num-classes 10 --bits 8,16 --set chip.rows=128,256 --out runs/sweep"))
     p.add_argument("--checkpoint", help="model.pt (accuracy from the integer executor)")
     add_cost_only_args(p)
-    p.add_argument("--bits", type=comma_list(int, "integer"), default=[8], help="e.g. 8,16")
+    p.add_argument("--bits", type=comma_list(int, "integer"), default=[8],
+                   help="comma list of 8 and 16")
     p.add_argument("--device-params", type=comma_list(str, "name"), default=["sot_mram_45nm"],
                    help="presets or files, e.g. sot_mram_45nm,stt_mram_45nm,sram_45nm")
-    p.add_argument("--mapping", default="default")
+    p.add_argument("--mapping", default="default", help="mapping name or YAML file")
     p.add_argument("--set", action="append", default=[], metavar="GROUP.KEY=V1,V2",
                    help="an axis over a mapping key (chip.rows=128,256) or a device key "
                    "(mtj.tmr_ratio=0.9,1.5); repeat for more axes")
-    p.add_argument("--limit", type=positive_int, help="test images for accuracy")
-    p.add_argument("--data-dir")
+    p.add_argument("--limit", type=positive_int, help="test images for accuracy (default all)")
+    p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     add_executor_args(p)
-    p.add_argument("--out", required=True)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run)
 
 

@@ -7,14 +7,17 @@ import os
 from pathlib import Path
 
 from pimsim.cliargs import comma_list, fractions, positive_int
-from pimsim.commands.common import Subparsers, print_top1_table
+from pimsim.commands.common import (
+    ARCH_CHOICES,
+    LazyChoices,
+    Subparsers,
+    examples,
+    print_top1_table,
+)
 from pimsim.errors import PimsimError
 
 
 def register(sub: Subparsers) -> None:
-    from pimsim.network import ARCHS
-    from pimsim.train import METHOD_NAMES
-
     p = sub.add_parser(
         "train", help="train a dynamic network's sub-nets",
         description="Train sub-nets with one of five methods. individual: each sub-net alone "
@@ -23,33 +26,39 @@ def register(sub: Subparsers) -> None:
         "its channel counts, then the nested family jointly; single-path: sub-nets fixed at "
         "chosen epochs of one training round; ast: sparse sub-nets trained in turn with "
         "gradient correction. Writes DIR/results.csv, model.pt, subnets.yaml, cost.json, "
-        "train_log.csv; DIR/state.pt after every epoch (see --resume).")
-    p.add_argument("--method", default="uniform", choices=METHOD_NAMES, metavar="METHOD",
-                   help=f"{', '.join(METHOD_NAMES)} (default uniform)")
-    p.add_argument("--model", default="resnet20", choices=ARCHS, metavar="NAME",
-                   help=f"network family: {', '.join(ARCHS)} (default resnet20)")
+        "train_log.csv; DIR/state.pt after every epoch (see --resume).",
+        epilog=examples("pimsim train --method uniform --widths 0.25,0.5,0.75,1.0 --epochs 5 "
+                        "--out runs/uniform",
+                        "pimsim train --method single-path --bits 8 --out runs/sp > train.log"))
+    p.add_argument("--method", default="uniform", choices=LazyChoices(_method_names),
+                   metavar="METHOD", help="one of %(choices)s")
+    p.add_argument("--model", default="resnet20", choices=ARCH_CHOICES, metavar="NAME",
+                   help="network family: %(choices)s")
     p.add_argument("--dataset", default="digits",
-                   help="digits (default), cifar10, synthetic or synthetic:TRAIN,TEST")
+                   help="digits, cifar10, synthetic or synthetic:TRAIN,TEST")
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     p.add_argument("--input-size", type=positive_int, default=224,
-                   help="synthetic data: image size (default 224)")
+                   help="synthetic data: image size in pixels")
     p.add_argument("--num-classes", type=positive_int, default=1000,
-                   help="synthetic data: classes (default 1000)")
+                   help="synthetic data: classes")
     targets = p.add_mutually_exclusive_group()
     targets.add_argument("--budgets", type=fractions,
-                         help="targets as fractions of the full model's MACs, e.g. "
-                         "0.25,0.5,0.75,1.0 (ast: weight densities)")
+                         help="targets as fractions of the full model's MACs (ast: weight "
+                         "densities; default 0.25,0.5,0.75,1.0)")
     targets.add_argument("--widths", type=fractions,
-                         help="uniform width ratios (uniform, individual)")
+                         help="uniform width ratios (uniform, individual; default "
+                         "0.25,0.5,0.75,1.0)")
     targets.add_argument("--specs", dest="specs_file",
                          help="YAML/JSON file of explicit sub-net specs")
-    p.add_argument("--epochs", type=positive_int, default=15)
-    p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--epochs", type=positive_int, default=15, help="training epochs")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="images per step")
+    p.add_argument("--lr", type=float, default=0.05,
+                   help="initial learning rate (SGD, cosine schedule)")
+    p.add_argument("--weight-decay", type=float, default=5e-4, help="SGD weight decay")
     p.add_argument("--kd-weight", type=float, default=1.0,
                    help="weight of the distillation loss for the smaller sub-nets (0..1)")
-    p.add_argument("--kd-temperature", type=float, default=1.0)
+    p.add_argument("--kd-temperature", type=float, default=1.0,
+                   help="temperature of the distillation softmax")
     p.add_argument("--subnets-per-step", type=positive_int,
                    help="sandwich rule: sub-nets trained per step (largest, smallest, rest "
                    "random; default 4); single-path: the full model and the least-trained smaller "
@@ -69,12 +78,17 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--bits", type=int, choices=(8, 16),
                    help="quantization-aware training at 8 or 16 bits (fake quantizers with "
                    "per-sub-net ranges); default: float")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (data order, init)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
+
+
+def _method_names() -> tuple[str, ...]:
+    from pimsim.train import METHOD_NAMES
+
+    return METHOD_NAMES
 
 
 def run(args: argparse.Namespace) -> None:

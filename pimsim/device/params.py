@@ -17,13 +17,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pimsim.bundled import bundled_dir
 from pimsim.device.groups import COMMON_GROUPS, ArrayParams, CellParams, CircuitParams
 from pimsim.device.physics import DerivedCosts, derive_costs
 from pimsim.device.technologies import Technology, get_technology, known_technologies
 from pimsim.errors import PimsimError
 from pimsim.paramfile import apply_overrides, build_group, load_yaml, locate, show
 
-PRESETS_DIR = Path(__file__).resolve().parents[2] / "device_params"
+PRESETS_DIR = bundled_dir("device_params")
 DEFAULT_PRESET = "sot_mram_45nm"
 TOP_LEVEL_KEYS = ("name", "technology", "description")
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pimsim.bundled import bundled_dir
 from pimsim.errors import PimsimError
 from pimsim.paramfile import apply_overrides, build_group, load_yaml, locate, show
 
-MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
+MAPPINGS_DIR = bundled_dir("mappings")
 MAPPING_GROUPS = ("chip", "policy")  # a mapping file's parameter groups (``--set`` keys too)
 DEFAULT_MAPPING = "default"
 POLICY_CHOICES = {"execution": ("layer-by-layer", "pipelined"),

@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm import tqdm
 
 from pimsim.errors import PimsimError
 from pimsim.executors import check_executor, open_executor
 from pimsim.io import write_atomic, write_text_atomic
 from pimsim.mapper import GemmLayer
+from pimsim.progress import Progress
 from pimsim.simulate import cost_only_family, family_costs, resolve_hardware
 from pimsim.simulate.hardware import Overrides, check_each, file_sha256
 
@@ -223,8 +223,8 @@ def run_sweep(cfg: SweepConfig, out_dir: str | Path, quiet: bool = False) -> pd.
         todo = [p for p, path in files.items() if not path.exists()]
         (out / "points").mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "sweep.json", stamp)
-        bar = tqdm(total=len(files), initial=len(files) - len(todo), desc="sweep",
-                   disable=quiet)
+        bar = Progress(len(files), "sweep", initial=len(files) - len(todo), unit="point",
+                       enabled=not quiet)
 
         def save(point, table: pd.DataFrame) -> None:
             write_atomic(files[point], lambda p: table.to_csv(p, index=False))

@@ -16,14 +16,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pimsim.bundled import bundled_dir
 from pimsim.device import DeviceParams, load_device_params, with_overrides
 from pimsim.device.params import PRESETS_DIR
 from pimsim.errors import PimsimError
 from pimsim.mapper import ChipMapping, load_mapping, mapping_with_overrides
 from pimsim.mapper.chip import MAPPING_GROUPS, MAPPINGS_DIR
 from pimsim.paramfile import locate, parse_yaml, show
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 Overrides = tuple[tuple[str, Any], ...]
 NON_FINITE = ("inf", "infinity", "nan", ".inf", ".nan")  # words refused as --set values
@@ -94,21 +93,31 @@ def check_each(device: str, mapping: str, values: Mapping[str, Iterable[Any]]) -
 
 def hardware_record(device: str, mapping: str,
                     overrides: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> dict:
-    """What ``config.json`` records to repeat a run: per file its name, path and SHA-256, and
-    the overrides applied to it."""
+    """What ``config.json`` records to repeat a run: per file its name, path, SHA-256 and text
+    (a copy, which ``pimsim simulate --config`` uses when the file has changed or is gone),
+    and the overrides applied to it."""
     params, chip = resolve_hardware(device, mapping)
     device_over, chip_over = _by_file(as_overrides(overrides))
     return {"device_params": {"name": params.name, "path": params.path,
                               "sha256": file_sha256(params.path),
+                              "text": input_file(params.path).read_text(),
                               "overrides": dict(device_over)},
             "mapping": {"name": chip.name, "path": chip.path,
-                        "sha256": file_sha256(chip.path), "overrides": dict(chip_over)}}
+                        "sha256": file_sha256(chip.path),
+                        "text": input_file(chip.path).read_text(),
+                        "overrides": dict(chip_over)}}
+
+
+def input_file(path: str) -> Path:
+    """The file of an input's recorded path (a preset's, ``device_params/NAME.yaml`` or
+    ``mappings/NAME.yaml``, is in the shipped folders: :func:`pimsim.bundled.bundled_dir`)."""
+    file = Path(path)
+    return file if file.is_file() else bundled_dir(file.parent.name) / file.name
 
 
 def file_sha256(path: str) -> str:
-    """SHA-256 of an input file (preset paths are relative to the project root)."""
-    file = Path(path) if Path(path).is_file() else REPO_ROOT / path
-    return hashlib.sha256(file.read_bytes()).hexdigest()
+    """SHA-256 of an input file (:func:`input_file`)."""
+    return hashlib.sha256(input_file(path).read_bytes()).hexdigest()
 
 
 def parse_axis(text: str) -> tuple[str, list[Any]]:

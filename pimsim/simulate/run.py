@@ -14,7 +14,8 @@ written complete or not at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -22,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from pimsim import __version__
 from pimsim.device import DeviceParams, check_feasible
@@ -32,6 +32,7 @@ from pimsim.io import publish_dir
 from pimsim.mapper import ChipMapping, GemmLayer
 from pimsim.mapper.cost import EVENTS, energy_column
 from pimsim.network import DynamicNet, SubnetSpec
+from pimsim.progress import Progress, note
 from pimsim.simulate.costs import family_costs
 from pimsim.simulate.hardware import (
     Overrides,
@@ -43,6 +44,7 @@ from pimsim.simulate.hardware import (
 )
 from pimsim.simulate.layers import layers_from_graph, layers_of_subnets
 from pimsim.simulate.pim_execute import check_events
+from pimsim.simulate.provenance import checkpoint_network, provenance
 from pimsim.simulate.stream import ShardResult, run_shard, shard_ranges
 
 DEFAULT_WIDTHS = (0.25, 0.5, 0.75, 1.0)
@@ -127,8 +129,10 @@ class Simulation:
     config: dict
 
 
-def simulate(cfg: SimulateConfig) -> Simulation:
-    """Run ``cfg``; ``config`` of the result records everything needed to repeat it."""
+def simulate(cfg: SimulateConfig, argv: Sequence[str] | None = None) -> Simulation:
+    """Run ``cfg``; ``config`` of the result records everything needed to repeat it (with
+    copies of the device and mapping files) and what produced it (``argv``: the command line,
+    when a command ran; versions; git commit)."""
     cfg.validate()
     check_each(cfg.device_params, cfg.mapping, {k: [v] for k, v in cfg.overrides})
     params, mapping = resolve_hardware(cfg.device_params, cfg.mapping, cfg.overrides)
@@ -138,18 +142,34 @@ def simulate(cfg: SimulateConfig) -> Simulation:
                                   cfg.num_classes, cfg.bits or 8, cfg.subnets)
         accuracy: dict = {}
     else:
+        note(f"simulate: quantizing, exporting and running the sub-nets of {cfg.checkpoint}")
         family, accuracy = _checkpoint_family(cfg, params, mapping)
+    note(f"simulate: costing {len(family)} sub-nets on {params.name}, mapping {mapping.name}")
     subnets, layers = family_costs(family, params, mapping)
     if accuracy:
         for key in ("top1_int", "top1_pim", "images", "images_checked"):
             subnets[key] = subnets.subnet.map(lambda n, k=key: accuracy[n][k])
+    chip = mapping.chip
     config = {"pimsim_version": __version__, "options": cfg.to_dict(),
+              "provenance": provenance(argv), "network": _network(cfg),
+              "chip": {"banks": chip.banks, "mats_per_bank": chip.mats_per_bank,
+                       "subarrays_per_mat": chip.subarrays_per_mat, "subarrays": chip.subarrays,
+                       "rows": chip.rows, "cols": chip.cols},
               **hardware_record(cfg.device_params, cfg.mapping, cfg.overrides),
               "subnets": {n: [asdict(layer) for layer in ls] for n, ls in family.items()}}
     if cfg.checkpoint:
         config["checkpoint"] = {"path": str(cfg.checkpoint),
                                 "sha256": file_sha256(cfg.checkpoint)}
     return Simulation(subnets, layers, config)
+
+
+def _network(cfg: SimulateConfig) -> dict[str, Any]:
+    """What ran: the checkpoint's network, or the untrained family of a cost-only run."""
+    if not cfg.cost_only:
+        return checkpoint_network(str(cfg.checkpoint))
+    return {"model": cfg.model, "dataset": None, "input_size": f"{cfg.input_size}x"
+            f"{cfg.input_size}", "num_classes": cfg.num_classes, "method": None,
+            "bits": cfg.bits or 8}
 
 
 def _select(model: DynamicNet, names: Iterable[str] | None) -> list[SubnetSpec]:
@@ -189,7 +209,7 @@ def _checkpoint_family(cfg: SimulateConfig, params: DeviceParams, mapping: ChipM
     chip = mapping.chip
     inline = cfg.executor == "process" and cfg.jobs == 1
     shards = shard_ranges(n, n if inline else SHARD_IMAGES)
-    bar = tqdm(total=n * len(graphs), unit="img", desc="simulate", disable=None)
+    bar = Progress(n * len(graphs), "simulate", unit="image")
 
     def task(name: str, r: range) -> tuple:
         return (graphs[name], data.test_x[r.start:r.stop].numpy(),
@@ -236,27 +256,33 @@ def write_simulation(sim: Simulation, out_dir: str | Path) -> Path:
 
 
 SUMMARY_COLUMNS = {"subnet": "sub-net", "bits": "bits", "macs": "MACs",
-                   "top1_pim": "top-1 (PIM)", "energy_per_image_uj": "energy/image (uJ)",
-                   "latency_ns": "latency (ns)", "fps": "fps", "tops_per_w": "TOPS/W",
-                   "power_mw": "power (mW)", "weight_bits": "weights (bit)",
-                   "subarrays": "sub-arrays", "utilization": "utilization",
-                   "compute_utilization": "compute utilization", "area_mm2": "area (mm^2)"}
+                   "top1_pim": "top-1 (PIM, %)", "energy_per_image_uj": "energy/image (uJ)",
+                   "latency_ns": "latency", "fps": "fps", "tops_per_w": "TOPS/W",
+                   "power_mw": "power (mW)", "weight_bits": "weights",
+                   "subarrays": "sub-arrays", "utilization": "utilization (%)",
+                   "compute_utilization": "compute utilization (%)", "area_mm2": "area (mm^2)"}
+PERCENT_COLUMNS = ("top1_pim", "utilization", "compute_utilization")  # fractions, shown in %
+# columns shown in the largest unit their largest value reaches: (factor, unit), largest first
+SCALED_COLUMNS = {"macs": ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")),
+                  "latency_ns": ((1e9, "s"), (1e6, "ms"), (1e3, "us"), (1, "ns")),
+                  "weight_bits": ((8 * 2**20, "MiB"), (8 * 2**10, "KiB"), (8, "B"))}
 
 
 def summary_markdown(sim: Simulation) -> str:
-    """A short human-readable report of a simulation."""
+    """A report of a simulation that stands alone: what ran (network, data set, input size,
+    method, checkpoint, chip geometry, device, mapping, command, versions), a table per sub-net
+    in human units, and the energy by event."""
     s = sim.subnets
-    cols = [c for c in SUMMARY_COLUMNS if c in s.columns]
-    table = s[cols].rename(columns=SUMMARY_COLUMNS)
+    table = _human_table(s)
     header = "| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns) + "\n"
     body = "".join("| " + " | ".join(_fmt(v) for v in row) + " |\n"
                    for row in table.itertuples(index=False))
     cfg = sim.config
     lines = [
         "# pimsim simulation", "",
-        f"Device: `{cfg['device_params']['name']}` ({cfg['device_params']['path']}); "
-        f"mapping: `{cfg['mapping']['name']}` ({cfg['mapping']['path']}); "
-        f"pimsim {cfg['pimsim_version']}.", "",
+        _network_line(cfg, int(s.bits.iloc[0])), "",
+        _chip_line(cfg), "",
+        _provenance_line(cfg), "",
         header + body,
         f"Area: the whole family's sub-arrays {s.family_area_mm2.iloc[0]:.3f} mm^2; the chip "
         f"(every sub-array, periphery and activation buffer) {s.chip_area_mm2.iloc[0]:.3f} "
@@ -279,6 +305,58 @@ def summary_markdown(sim: Simulation) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _human_table(s: pd.DataFrame) -> pd.DataFrame:
+    """The summary's columns of ``s``: fractions in %, large counts in a unit that fits."""
+    cols = [c for c in SUMMARY_COLUMNS if c in s.columns]
+    table = s[cols].copy()
+    names = {c: SUMMARY_COLUMNS[c] for c in cols}
+    for col in cols:
+        if col in PERCENT_COLUMNS:
+            table[col] = 100 * table[col]
+        elif col in SCALED_COLUMNS:
+            largest = float(table[col].max())
+            factor, unit = next(((f, u) for f, u in SCALED_COLUMNS[col] if largest >= f),
+                                SCALED_COLUMNS[col][-1])
+            table[col] = table[col] / factor
+            names[col] = f"{names[col]} ({unit})" if unit else names[col]
+    return table.rename(columns=names)
+
+
+def _network_line(cfg: dict[str, Any], bits: int) -> str:
+    net = cfg["network"]
+    if net["dataset"] is None:
+        what = (f"an untrained `{net['model']}` family (cost only, no accuracy), input "
+                f"{net['input_size']} pixels, {net['num_classes']} classes")
+    else:
+        method = f", trained with `{net['method']}`" if net["method"] else ""
+        what = (f"`{net['model']}` on `{net['dataset']}`{method}, input {net['input_size']} "
+                f"pixels, {net['num_classes']} classes; checkpoint `{cfg['checkpoint']['path']}` "
+                f"(SHA-256 {cfg['checkpoint']['sha256'][:12]})")
+    return f"Network: {what}; {bits}-bit integer inference."
+
+
+def _chip_line(cfg: dict[str, Any]) -> str:
+    chip, dev, mapping = cfg["chip"], cfg["device_params"], cfg["mapping"]
+    overrides = {**dev["overrides"], **mapping["overrides"]}
+    changed = ("; overridden: " + ", ".join(f"`{k}={v}`" for k, v in sorted(overrides.items()))
+               if overrides else "")
+    return (f"Chip: {chip['banks']} banks x {chip['mats_per_bank']} mats x "
+            f"{chip['subarrays_per_mat']} sub-arrays = {chip['subarrays']:,} sub-arrays of "
+            f"{chip['rows']} x {chip['cols']} cells. Device: `{dev['name']}` ({dev['path']}); "
+            f"mapping: `{mapping['name']}` ({mapping['path']}){changed}.")
+
+
+def _provenance_line(cfg: dict[str, Any]) -> str:
+    prov = cfg["provenance"]
+    versions = ", ".join(f"{k} {v}" for k, v in prov["versions"].items() if v is not None)
+    commit = (f"; git commit {prov['git_commit'][:12]}"
+              f"{' (with uncommitted changes)' if prov['git_dirty'] else ''}"
+              if prov["git_commit"] else "")
+    command = f"Command: `{shlex.join(prov['argv'])}`. " if prov["argv"] else ""
+    return f"{command}Versions: {versions}{commit}. Repeat with `pimsim simulate --config " \
+        "config.json --out DIR`."
+
+
 def _energy_by_event(s: pd.DataFrame) -> str:
     """Markdown table: one row per event kind of the events table, one column per sub-net."""
     header = "| event | counts | " + " | ".join(s.subnet) + " |\n|" + "---|" * (2 + len(s)) + "\n"
@@ -289,6 +367,7 @@ def _energy_by_event(s: pd.DataFrame) -> str:
 
 
 def _fmt(v: object) -> str:
+    """Four significant digits; thousands separators instead of an exponent from 10,000."""
     if isinstance(v, float | np.floating):
-        return f"{v:.4g}"
+        return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:.4g}"
     return str(v)

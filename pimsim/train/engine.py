@@ -28,11 +28,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from pimsim.data import Dataset
 from pimsim.errors import PimsimError
 from pimsim.network import DynamicNet, MacModel, SubnetSpec
+from pimsim.progress import progress
 from pimsim.train.checkpoint import load_sealed, save_sealed
 from pimsim.train.config import RunConfig
 from pimsim.train.distributed import DistContext
@@ -220,17 +220,17 @@ class Run:
         batches_per_epoch = -(-len(self.data.train_y) // cfg.batch_size)
         total_steps = epochs * batches_per_epoch
         show = not self.quiet and self.dist.is_main
-        for epoch in tqdm(range(start_epoch, epochs), desc=name, disable=not show,
-                          initial=start_epoch, total=epochs):
+        for epoch in progress(range(start_epoch, epochs), name, total=epochs,
+                              initial=start_epoch, unit="epoch", enabled=show):
             t0 = time.perf_counter()
             model.train()
             if policy.on_epoch_start(model, epoch):  # new sub-net or permuted channels:
                 model.to(device)                     # momentum restarts from zero
                 opt = _optimizer(model, cfg)
             losses: dict[str, list[float]] = defaultdict(list)
-            for x, y in tqdm(self.data.train_batches(cfg.batch_size, gen), leave=False,
-                             total=batches_per_epoch, desc=f"epoch {epoch + 1}",
-                             disable=not show):
+            for x, y in progress(self.data.train_batches(cfg.batch_size, gen),
+                                 f"epoch {epoch + 1}", total=batches_per_epoch, unit="batch",
+                                 leave=False, lines=False, enabled=show):
                 batch = len(y)  # before sharding: every rank then draws the same sub-nets
                 x, y = self.dist.shard(x).to(device), self.dist.shard(y).to(device)
                 for group in opt.param_groups:
