@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from pimsim.data import load_digits
 from pimsim.errors import PimsimError
 from pimsim.network import ARCHS, DynamicNet, SubnetSpec
 from pimsim.quantize import (
@@ -297,13 +298,17 @@ def test_unsupported_operation_names_the_node():
 
 def test_manifest_round_trips(tmp_path):
     model = _calibrated("resnet20", 8, 1, 8)
-    graph = export_subnet_int(model, "w0.25", (8, 8))
+    graph = export_subnet_int(model, "w0.25", (8, 8), load_digits().preprocessing)
     npz, manifest = graph.save(tmp_path / "w0.25")
     assert npz.name == "w0.25.npz" and manifest.name == "w0.25.json"
     assert not list(tmp_path.glob(".*.tmp"))
     loaded = IntGraph.load(tmp_path / "w0.25")
     assert (loaded.name, loaded.bits, loaded.input_shape, loaded.output, loaded.meta) == \
         (graph.name, graph.bits, graph.input_shape, graph.output, graph.meta)
+    # the export says how its input images are made: digits' stored 0..16 pixels / 16
+    assert loaded.preprocessing == graph.preprocessing == {
+        "formula": "x[c] = (raw[c] * scale - mean[c]) / std[c]", "scale": 1 / 16,
+        "mean": [0.0], "std": [1.0]}
     for a, b in zip(graph.layers, loaded.layers, strict=True):
         for key, value in vars(a).items():
             other = getattr(b, key)
@@ -359,6 +364,7 @@ def test_quantize_command_exports_every_subnet(tmp_path, capsys):
     assert (table.agreement >= 0.995).all() and (table.max_logit_steps <= 1).all()
     graph = IntGraph.load(tmp_path / "q" / "w0.25")
     assert graph.bits == 8 and graph.input_shape == (1, 8, 8)
+    assert graph.preprocessing["scale"] == 1 / 16  # the checkpoint's data set's
     assert "w0.25" in capsys.readouterr().out
     args = parser.parse_args(["quantize", "--checkpoint", str(tmp_path / "model.pt"),
                               "--out", str(tmp_path / "r")])

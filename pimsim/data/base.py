@@ -13,6 +13,21 @@ from pimsim.errors import PimsimError
 Augment = Callable[[Tensor, torch.Generator], Tensor]
 
 
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a stored image becomes the network's float input:
+    ``x[c] = (raw[c] * scale - mean[c]) / std[c]`` per channel ``c`` (``raw``: the data set's
+    stored pixel values, e.g. 0..16 for digits, 0..255 for CIFAR-10)."""
+
+    scale: float
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"formula": "x[c] = (raw[c] * scale - mean[c]) / std[c]", "scale": self.scale,
+                "mean": list(self.mean), "std": list(self.std)}
+
+
 VALIDATION_SEED = 0  # the split is a property of the data, the same for every run seed
 
 
@@ -20,7 +35,8 @@ VALIDATION_SEED = 0  # the split is a property of the data, the same for every r
 class Dataset:
     """Train and test tensors (images ``N x C x H x W`` float32, labels int64) and metadata;
     ``validation``: a held-out part of the training data, as a ``Dataset`` whose *test* split
-    holds the validation images (None: none carved)."""
+    holds the validation images (None: none carved); ``preprocessing``: how the images were
+    made from the stored pixels (None: unknown, e.g. synthetic data)."""
 
     name: str
     train_x: Tensor
@@ -30,6 +46,7 @@ class Dataset:
     num_classes: int
     augment: Augment | None = None
     validation: Dataset | None = None
+    preprocessing: Preprocessing | None = None
 
     def carve(self, validation: float, train_samples: int | None = None) -> Dataset:
         """A copy whose training data loses a seeded, class-stratified ``validation`` fraction
@@ -60,7 +77,7 @@ class Dataset:
             val = Dataset(f"{self.name}/validation", self.train_x[:0], self.train_y[:0],
                           self.train_x[held_idx], self.train_y[held_idx], self.num_classes)
         return Dataset(self.name, self.train_x[kept_idx], self.train_y[kept_idx], self.test_x,
-                       self.test_y, self.num_classes, self.augment, val)
+                       self.test_y, self.num_classes, self.augment, val, self.preprocessing)
 
     @property
     def in_channels(self) -> int:
