@@ -19,8 +19,9 @@ def register(sub: Subparsers) -> None:
         "train", help="train a dynamic network's sub-nets",
         description="Train sub-nets with one of five methods. individual: each sub-net alone "
         "(the baseline); uniform: uniform widths jointly (CA-DNN; sandwich rule, inplace "
-        "distillation); multi-path: background model, one sparsity retrain per budget to fix "
-        "its channel counts, then the nested family jointly; single-path: sub-nets fixed at "
+        "distillation); multi-path: background model, one sparsity retrain per budget that "
+        "selects its channels (nested: each within the next larger), then the family jointly; "
+        "single-path: sub-nets fixed at "
         "chosen epochs of one training round; ast: sparse sub-nets trained in turn with "
         "gradient correction. Writes DIR/results.csv, model.pt, subnets.yaml, cost.json, "
         "train_log.csv; DIR/state.pt after every epoch (see --resume).")
