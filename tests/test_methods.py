@@ -375,3 +375,22 @@ def test_single_path_macs_share_gives_smaller_subnets_more_steps():
     assert abs(counts["samples"]["b0.5"] - counts["samples"]["b0.25"]) <= 2
     assert counts["macs"]["b0.25"] > 1.5 * counts["macs"]["b0.5"]
     assert sum(counts["macs"].values()) > sum(counts["samples"].values())
+
+
+def test_validation_split_is_carved_from_training_data_per_class_and_seeded():
+    data = load_digits()
+    carved = data.carve(0.1)
+    val = carved.validation
+    assert len(val.test_y) + len(carved.train_y) == len(data.train_y)
+    assert torch.equal(carved.test_x, data.test_x)  # the test set is untouched
+    rows = {tuple(r.tolist()) for r in data.train_x.flatten(1)}
+    assert all(tuple(r.tolist()) in rows for r in val.test_x.flatten(1))
+    per_class = torch.bincount(val.test_y, minlength=10)
+    want = torch.bincount(data.train_y, minlength=10) * 0.1
+    assert torch.all((per_class - want).abs() <= 0.5 + 1e-9)
+    again = data.carve(0.1, train_samples=300)
+    assert torch.equal(again.validation.test_x, val.test_x) and len(again.train_y) == 300
+    assert data.carve(0.0).validation is None
+    assert torch.equal(data.carve(0.0).train_x, data.train_x)  # no split: the data as before
+    with pytest.raises(PimsimError, match="--train-samples"):
+        data.carve(0.1, train_samples=10_000)
