@@ -20,7 +20,7 @@ def trained(tmp_path_factory):
 
 def test_train_writes_checkpoint_and_log(trained):
     log = pd.read_csv(trained / "train_log.csv")
-    assert set(log.columns) >= {"epoch", "subnet", "train_loss", "test_top1"}
+    assert set(log.columns) >= {"epoch", "subnet", "train_loss", "val_top1_float"}
     assert sorted(log.subnet.unique()) == ["w0.25", "w1"] and log.epoch.max() == 3
     first, last = (log[log.epoch == e].train_loss.mean() for e in (1, 3))
     assert last < first

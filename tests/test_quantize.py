@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from pimsim.data import load_digits
 from pimsim.errors import PimsimError
 from pimsim.network import ARCHS, DynamicNet, SubnetSpec
 from pimsim.quantize import (
@@ -89,14 +90,16 @@ def test_multiplier_is_within_2_pow_minus_31(m, acc):
 
 
 def assert_equivalent(fake_quant: nn.Module, graph: IntGraph, x: torch.Tensor) -> None:
-    """Same top-1 on >= 99.5 % of images and every logit within one quantization step."""
-    model = copy.deepcopy(fake_quant).double().eval()
-    with torch.no_grad():
-        want = model(x.double()).numpy()
+    """The fake-quantized model, in float32 and in float64, computes exactly the integer
+    graph's logits (``q * step``); ``graph.run`` returns them scaled."""
     got = graph.run_int(graph.quantize_input(x.numpy()))
     step = graph.layer(graph.output).out_scale
-    assert np.abs(np.rint(want / step) - got).max() <= 1
-    assert (want.argmax(1) == got.argmax(1)).mean() >= 0.995
+    for dtype in (torch.float32, torch.float64):
+        model = copy.deepcopy(fake_quant).to(dtype).eval()
+        with torch.no_grad():
+            want = model(x.to(dtype)).double().numpy()
+        np.testing.assert_array_equal(np.rint(want / step), got, err_msg=str(dtype))
+        assert np.abs(want / step - got).max() < 0.01  # on the grid, not merely rounding to it
     np.testing.assert_allclose(graph.run(x.numpy()), got * step)
 
 
@@ -218,6 +221,61 @@ def test_user_model_traces_quantizes_and_exports(cls, bits):
     assert (got - ref).abs().max() <= tol * ref.abs().max()
 
 
+class VGG8(nn.Module):
+    """VGG-8-like: six 3x3 conv + BN + ReLU (two per stage, max-pooled), two linear layers."""
+
+    def __init__(self, width: int = 32, classes: int = 10) -> None:
+        super().__init__()
+        layers, c_in = [], 3
+        for i, c in enumerate((width, width, 2 * width, 2 * width, 4 * width, 4 * width)):
+            layers += [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.BatchNorm2d(c),
+                       nn.ReLU(inplace=True)]
+            if i % 2:
+                layers.append(nn.MaxPool2d(2))
+            c_in = c
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(c_in * 2 * 2, 8 * width),
+                                        nn.ReLU(inplace=True), nn.Linear(8 * width, classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+def _calibrated_vgg8(bits: int) -> tuple[nn.Module, nn.Module, torch.Tensor]:
+    torch.manual_seed(3)
+    model = VGG8().eval()
+    randomize_batchnorm(model)
+    fq = quantize_model(model, bits, "vgg8")
+    x = torch.randn(24, 3, 16, 16)
+    calibrate(fq, x.split(8))
+    return model, fq, x
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_vgg8_fake_quant_equals_the_integer_graph_exactly(bits):
+    """Wide accumulators (fan-in 1,152) where a float32 convolution's rounding used to move
+    logits by up to two steps: the fake-quantized model now recomputes them exactly."""
+    _, fq, x = _calibrated_vgg8(bits)
+    graph = export_quantized(fq, (3, 16, 16), "vgg8")
+    assert_equivalent(fq, graph, x)
+    assert_equivalent(fq, graph, torch.randn(8, 3, 16, 16) * 3)  # inputs beyond the range
+
+
+def test_quantize_model_and_calibrate_leave_eval_mode_so_export_is_stable():
+    model, fq, x = _calibrated_vgg8(8)
+    assert not any(m.training for m in fq.modules())
+    before = export_quantized(fq, (3, 16, 16), "vgg8")
+    with torch.no_grad():
+        fq(torch.randn(16, 3, 16, 16) * 5)  # a call after calibration changes nothing
+    after = export_quantized(fq, (3, 16, 16), "vgg8")
+    for a, b in zip(before.layers, after.layers, strict=True):
+        assert a.out_scale == b.out_scale
+        for key in ("weight", "bias", "multiplier", "shift"):
+            if getattr(a, key) is not None:
+                np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+    assert model.training is False and not any(m.training for m in model.modules())
+
+
 def test_unsupported_operation_names_the_node():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sigmoid(), nn.Flatten(), nn.Linear(4, 2))
     with pytest.raises(PimsimError, match=r"mine: node '_1' \(Sigmoid module '1'\): unsupported"):
@@ -240,13 +298,17 @@ def test_unsupported_operation_names_the_node():
 
 def test_manifest_round_trips(tmp_path):
     model = _calibrated("resnet20", 8, 1, 8)
-    graph = export_subnet_int(model, "w0.25", (8, 8))
+    graph = export_subnet_int(model, "w0.25", (8, 8), load_digits().preprocessing)
     npz, manifest = graph.save(tmp_path / "w0.25")
     assert npz.name == "w0.25.npz" and manifest.name == "w0.25.json"
     assert not list(tmp_path.glob(".*.tmp"))
     loaded = IntGraph.load(tmp_path / "w0.25")
     assert (loaded.name, loaded.bits, loaded.input_shape, loaded.output, loaded.meta) == \
         (graph.name, graph.bits, graph.input_shape, graph.output, graph.meta)
+    # the export says how its input images are made: digits' stored 0..16 pixels / 16
+    assert loaded.preprocessing == graph.preprocessing == {
+        "formula": "x[c] = (raw[c] * scale - mean[c]) / std[c]", "scale": 1 / 16,
+        "mean": [0.0], "std": [1.0]}
     for a, b in zip(graph.layers, loaded.layers, strict=True):
         for key, value in vars(a).items():
             other = getattr(b, key)
@@ -302,6 +364,7 @@ def test_quantize_command_exports_every_subnet(tmp_path, capsys):
     assert (table.agreement >= 0.995).all() and (table.max_logit_steps <= 1).all()
     graph = IntGraph.load(tmp_path / "q" / "w0.25")
     assert graph.bits == 8 and graph.input_shape == (1, 8, 8)
+    assert graph.preprocessing["scale"] == 1 / 16  # the checkpoint's data set's
     assert "w0.25" in capsys.readouterr().out
     args = parser.parse_args(["quantize", "--checkpoint", str(tmp_path / "model.pt"),
                               "--out", str(tmp_path / "r")])

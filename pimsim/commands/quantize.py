@@ -65,6 +65,7 @@ def _run(args: argparse.Namespace) -> None:
     def export(tmp: Path) -> None:  # all or nothing: a failure leaves no half-exported folder
         for name, graph in graphs.items():
             graph.meta["checkpoint"] = str(args.checkpoint)
+            graph.preprocessing = data.preprocessing and data.preprocessing.to_dict()
             graph.save(child(tmp, name))
         table.to_csv(tmp / "quantize.csv", index=False)
 

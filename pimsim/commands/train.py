@@ -22,8 +22,9 @@ def register(sub: Subparsers) -> None:
         "train", help="train a dynamic network's sub-nets",
         description="Train sub-nets with one of five methods. individual: each sub-net alone "
         "(the baseline); uniform: uniform widths jointly (CA-DNN; sandwich rule, inplace "
-        "distillation); multi-path: background model, one sparsity retrain per budget to fix "
-        "its channel counts, then the nested family jointly; single-path: sub-nets fixed at "
+        "distillation); multi-path: background model, one sparsity retrain per budget that "
+        "selects its channels (nested: each within the next larger), then the family jointly; "
+        "single-path: sub-nets fixed at "
         "chosen epochs of one training round; ast: sparse sub-nets trained in turn with "
         "gradient correction. Writes DIR/results.csv, model.pt, subnets.yaml, cost.json, "
         "train_log.csv; DIR/state.pt after every epoch (see --resume).",
@@ -65,20 +66,32 @@ def register(sub: Subparsers) -> None:
                    "ones (default 2)")
     p.add_argument("--sparse-epochs", type=positive_int,
                    help="multi-path: epochs of each sparsity retrain (default epochs/3)")
-    p.add_argument("--sparsity-weight", type=float, default=1e-4,
-                   help="multi-path: L1 weight on BatchNorm scales")
+    p.add_argument("--sparsity-weight", type=float,
+                   help="multi-path: L1 weight on the BatchNorm scales of the channels a "
+                   "sub-net's budget drops, in its retrain (default 0.2)")
     p.add_argument("--fix-epochs", type=comma_list(int, "integer"),
                    help="single-path: 0-based epochs at which each sub-net is fixed")
     p.add_argument("--cost-budget", type=float,
                    help="single-path: training MACs at most this times those of training the "
                    "full model alone (>= 1, default 1.3; 0: no limit); smaller sub-nets join "
                    "steps only within it")
+    p.add_argument("--budget-share", choices=("samples", "macs"),
+                   help="single-path: a smaller sub-net's share of the cost budget counts its "
+                   "samples (equal steps; default) or its MACs (equal MACs: smaller sub-nets get "
+                   "more steps)")
     p.add_argument("--mask-update-until", type=float, default=0.5,
                    help="ast: fraction of epochs during which masks follow magnitudes")
     p.add_argument("--bits", type=int, choices=(8, 16),
                    help="quantization-aware training at 8 or 16 bits (fake quantizers with "
                    "per-sub-net ranges); default: float")
     p.add_argument("--seed", type=int, default=0, help="random seed (data order, init)")
+    p.add_argument("--validation", type=float, default=0.1,
+                   help="fraction of the training data held out (seeded, per class) for the "
+                   "per-epoch log and tuning; the test set is only for the final results "
+                   "(0: none)")
+    p.add_argument("--train-samples", type=positive_int,
+                   help="train on this many of the remaining training images (seeded subset; "
+                   "default all)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
@@ -103,9 +116,10 @@ def run(args: argparse.Namespace) -> None:
                       kd_weight=args.kd_weight, kd_temperature=args.kd_temperature,
                       subnets_per_step=args.subnets_per_step, sparse_epochs=args.sparse_epochs,
                       sparsity_weight=args.sparsity_weight, fix_epochs=args.fix_epochs,
-                      cost_budget=args.cost_budget,
+                      cost_budget=args.cost_budget, budget_share=args.budget_share,
                       mask_update_until=args.mask_update_until, bits=args.bits,
-                      seed=args.seed,
+                      seed=args.seed, validation=args.validation,
+                      train_samples=args.train_samples,
                       device=_torch_device(args.device))
     with writing_to(args.out):
         run_training(cfg, args.out, resume=args.resume, quiet=args.quiet)
@@ -119,7 +133,8 @@ def _print_results(out: Path) -> None:
     from pimsim.train.run import RESULTS_FILE
 
     table = pd.read_csv(out / RESULTS_FILE)
-    print_top1_table(table[["subnet", "macs", "params", "weight_density", "top1"]])
+    shown = table[["subnet", "macs", "params", "weight_density", "top1_float"]]
+    print_top1_table(shown.rename(columns={"top1_float": "top1"}))
     print(f"results in {out}/")
 
 

@@ -5,7 +5,7 @@ that read one regenerate the same images."""
 
 from __future__ import annotations
 
-from pimsim.data.base import Dataset
+from pimsim.data.base import Dataset, Preprocessing
 from pimsim.data.cifar10 import load_cifar10
 from pimsim.data.digits import load_digits
 from pimsim.data.synthetic import SYNTHETIC_SIZES, load_synthetic
@@ -49,5 +49,5 @@ def dataset_of_checkpoint(meta: dict, data_dir: str | None = None) -> Dataset:
                         num_classes=int(meta.get("num_classes", 1000)))
 
 
-__all__ = ["DATASETS", "Dataset", "dataset_of_checkpoint", "load_cifar10", "load_dataset",
-           "load_digits", "load_synthetic", "synthetic_sizes"]
+__all__ = ["DATASETS", "Dataset", "Preprocessing", "dataset_of_checkpoint", "load_cifar10",
+           "load_dataset", "load_digits", "load_synthetic", "synthetic_sizes"]

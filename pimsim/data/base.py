@@ -13,9 +13,30 @@ from pimsim.errors import PimsimError
 Augment = Callable[[Tensor, torch.Generator], Tensor]
 
 
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a stored image becomes the network's float input:
+    ``x[c] = (raw[c] * scale - mean[c]) / std[c]`` per channel ``c`` (``raw``: the data set's
+    stored pixel values, e.g. 0..16 for digits, 0..255 for CIFAR-10)."""
+
+    scale: float
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"formula": "x[c] = (raw[c] * scale - mean[c]) / std[c]", "scale": self.scale,
+                "mean": list(self.mean), "std": list(self.std)}
+
+
+VALIDATION_SEED = 0  # the split is a property of the data, the same for every run seed
+
+
 @dataclass
 class Dataset:
-    """Train and test tensors (images ``N x C x H x W`` float32, labels int64) and metadata."""
+    """Train and test tensors (images ``N x C x H x W`` float32, labels int64) and metadata;
+    ``validation``: a held-out part of the training data, as a ``Dataset`` whose *test* split
+    holds the validation images (None: none carved); ``preprocessing``: how the images were
+    made from the stored pixels (None: unknown, e.g. synthetic data)."""
 
     name: str
     train_x: Tensor
@@ -24,6 +45,39 @@ class Dataset:
     test_y: Tensor
     num_classes: int
     augment: Augment | None = None
+    validation: Dataset | None = None
+    preprocessing: Preprocessing | None = None
+
+    def carve(self, validation: float, train_samples: int | None = None) -> Dataset:
+        """A copy whose training data loses a seeded, class-stratified ``validation`` fraction
+        (``round(f * n_c)`` images of each class ``c``, at least one when ``f > 0``) to
+        ``validation``, and then keeps the first ``train_samples`` of a seeded shuffle of the
+        rest (None: all). Test data untouched: tuning on the validation split never sees it."""
+        if not 0 <= validation < 1:
+            raise PimsimError(f"--validation: must be in [0, 1), got {validation!r}")
+        gen = torch.Generator().manual_seed(VALIDATION_SEED)
+        held, kept = [], []
+        for c in range(self.num_classes):
+            idx = torch.nonzero(self.train_y == c).flatten()
+            idx = idx[torch.randperm(len(idx), generator=gen)]
+            n = max(1, round(validation * len(idx))) if validation > 0 and len(idx) > 1 else 0
+            held.append(idx[:n])
+            kept.append(idx[n:])
+        held_idx, kept_idx = torch.cat(held).sort().values, torch.cat(kept)
+        kept_idx = kept_idx[torch.randperm(len(kept_idx), generator=gen)]
+        if train_samples is not None:
+            if not 1 <= train_samples <= len(kept_idx):
+                raise PimsimError(f"--train-samples: must be in [1, {len(kept_idx)}] (the "
+                                  f"training images of {self.name} left after validation), "
+                                  f"got {train_samples}")
+            kept_idx = kept_idx[:train_samples]
+        kept_idx = kept_idx.sort().values
+        val = None
+        if len(held_idx):
+            val = Dataset(f"{self.name}/validation", self.train_x[:0], self.train_y[:0],
+                          self.train_x[held_idx], self.train_y[held_idx], self.num_classes)
+        return Dataset(self.name, self.train_x[kept_idx], self.train_y[kept_idx], self.test_x,
+                       self.test_y, self.num_classes, self.augment, val, self.preprocessing)
 
     @property
     def in_channels(self) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pimsim.data.base import Dataset
+from pimsim.data.base import Dataset, Preprocessing
 from pimsim.errors import PimsimError
 
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -100,4 +100,4 @@ def load_cifar10(root: str | Path) -> Dataset:
     train_y = np.concatenate([p[1] for p in parts])
     return Dataset("cifar10", _normalise(train_x), torch.from_numpy(train_y),
                    _normalise(test_x), torch.from_numpy(test_y), num_classes=10,
-                   augment=crop_flip)
+                   augment=crop_flip, preprocessing=Preprocessing(1 / 255, MEAN, STD))

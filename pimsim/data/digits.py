@@ -10,7 +10,7 @@ import torch
 from sklearn.datasets import load_digits as _sk_load_digits
 from sklearn.model_selection import train_test_split
 
-from pimsim.data.base import Dataset
+from pimsim.data.base import Dataset, Preprocessing
 
 SPLIT_SEED = 0
 TEST_FRACTION = 0.25
@@ -24,4 +24,5 @@ def load_digits() -> Dataset:
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=TEST_FRACTION,
                                               random_state=SPLIT_SEED, stratify=y)
     return Dataset("digits", torch.from_numpy(x_tr), torch.from_numpy(y_tr),
-                   torch.from_numpy(x_te), torch.from_numpy(y_te), num_classes=10)
+                   torch.from_numpy(x_te), torch.from_numpy(y_te), num_classes=10,
+                   preprocessing=Preprocessing(1 / 16, (0.0,), (1.0,)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from pimsim.data import Preprocessing
 from pimsim.errors import PimsimError
 from pimsim.network import DynamicNet, SubnetSpec
 from pimsim.quantize.intgraph import IntGraph
@@ -55,18 +56,24 @@ def build_int_graph(groups: list[Group], output: str, modules: dict[str, nn.Modu
 
 
 def export_quantized(body: QuantizedBody, input_shape: tuple[int, ...], name: str = "model",
-                     subnet_index: int = 0) -> IntGraph:
+                     subnet_index: int = 0,
+                     preprocessing: Preprocessing | None = None) -> IntGraph:
     """The ``IntGraph`` of a model made by ``quantize_model`` (a user's plain model) with the
-    ranges of sub-net ``subnet_index``."""
+    ranges of sub-net ``subnet_index``; ``preprocessing``: how its input images are made
+    (stored in the export)."""
     modules = dict(body.named_modules())
-    return build_int_graph(body.groups, body.output, modules,
-                           body.act_params(subnet_index, name), body.bits, input_shape, name)
+    graph = build_int_graph(body.groups, body.output, modules,
+                            body.act_params(subnet_index, name), body.bits, input_shape, name)
+    graph.preprocessing = preprocessing.to_dict() if preprocessing else None
+    return graph
 
 
 def export_subnet_int(model: DynamicNet, subnet: SubnetSpec | str,
-                      input_hw: tuple[int, int]) -> IntGraph:
+                      input_hw: tuple[int, int],
+                      preprocessing: Preprocessing | None = None) -> IntGraph:
     """The ``IntGraph`` of one sub-net of a quantized ``DynamicNet`` (``prepare_qat`` +
-    training or calibration): its plain float export, traced, with that sub-net's scales."""
+    training or calibration): its plain float export, traced, with that sub-net's scales
+    (``preprocessing``: how its input images are made, stored in the export)."""
     if not isinstance(model.body, QuantizedBody):
         raise PimsimError(f"{model.arch}: not quantized; train with --bits or calibrate first")
     index = model.index_of(subnet)
@@ -78,4 +85,5 @@ def export_subnet_int(model: DynamicNet, subnet: SubnetSpec | str,
     graph = build_int_graph(groups, output, modules, model.body.act_params(index, name),
                             model.body.bits, (model.in_channels, *input_hw), name)
     graph.meta.update(arch=model.arch, subnet=spec.to_dict())
+    graph.preprocessing = preprocessing.to_dict() if preprocessing else None
     return graph

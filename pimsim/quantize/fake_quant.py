@@ -8,6 +8,13 @@ Activations: ``q = clamp(floor(x / s + 1/2), qmin, qmax)``, ``[0, 2**b - 1]`` af
 range: ``s = hi / (2**b - 1)`` unsigned, ``s = max(|lo|, |hi|) / (2**(b-1) - 1)`` signed.
 Gradients pass straight through inside the clamp range and are zero outside (the clipped
 straight-through estimator, Bengio et al. 2013; Jacob et al., CVPR 2018).
+
+Exactness in eval mode: every scale is computed in float64 from the observed range (as the
+export computes it), activations are re-read as integers ``round(x / s)`` (exact: they lie on
+their grid and ``|q| < 2**16``), and each layer's accumulator is recomputed from those integers
+in float64, where every partial sum is an integer below ``2**53`` (checked), so the
+fake-quantized model takes exactly the integer graph's values in float32 or float64, whatever the
+order of a float32 convolution's sums. Training (straight-through) keeps the float path.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pimsim.errors import PimsimError
 from pimsim.network.ops import SlimConv2d, SlimLinear, SubnetState, SwitchableBatchNorm2d
 from pimsim.quantize.requant import add_multipliers, qrange, quantize_multiplier, requantize
 
@@ -119,7 +127,13 @@ class ActQuant(nn.Module):
         return bool(self.lo[index] < 0) if self.fixed_sign is None else self.fixed_sign
 
     def scale(self, index: int) -> Tensor:
-        return act_scale(self.lo[index], self.hi[index], self.bits, self.signed(index))
+        """The scale of sub-net ``index`` in float64 (the export's value)."""
+        return act_scale(self.lo[index].double(), self.hi[index].double(), self.bits,
+                         self.signed(index))
+
+    def integers(self, x: Tensor, index: int) -> Tensor:
+        """``round(x / s)`` in float64: the integers of a tensor on this quantizer's grid."""
+        return torch.round(x.detach().double() / self.scale(index))
 
     def qrange(self, index: int) -> tuple[int, int]:
         return qrange(self.bits, self.signed(index))
@@ -146,7 +160,12 @@ class ActQuant(nn.Module):
             self.observe(x, index)
         if self.seen[index] == 0:
             return x
-        return fake_quant(x, self.scale(index), *self.qrange(index))
+        if self.training:
+            scale = act_scale(self.lo[index], self.hi[index], self.bits, self.signed(index))
+            return fake_quant(x, scale, *self.qrange(index))
+        scale = self.scale(index)
+        q = torch.clamp(round_half_up(x.detach().double() / scale), *self.qrange(index))
+        return x + ((q * scale).to(x.dtype) - x).detach()
 
 
 class GridRound(nn.Module):
@@ -171,46 +190,62 @@ class GridRound(nn.Module):
             kh, kw = (pool.kernel_size,) * 2 if isinstance(pool.kernel_size, int) \
                 else pool.kernel_size
             n = kh * kw
-        scale = source.scale(index).to(y.dtype)
-        sums = torch.round(y.detach() * n / scale).long()
+        scale = source.scale(index)
+        sums = torch.round(pool(source.integers(x, index)) * n).long()  # exact window sums
         mult, shift = (int(v) for v in quantize_multiplier(1.0 / n))
         q = (sums * mult + (1 << (shift - 1))) >> shift
-        return y + (torch.clamp(q, *source.qrange(index)).to(y.dtype) * scale - y).detach()
+        return y + ((torch.clamp(q, *source.qrange(index)) * scale).to(y.dtype) - y).detach()
 
 
 def _on_grid(y: Tensor, q: np.ndarray, scale: Tensor) -> Tensor:
-    """``q * scale`` forward, straight-through gradient to ``y``."""
-    return y + (torch.from_numpy(q).to(y.device, y.dtype) * scale - y).detach()
+    """``q * scale`` (float64, then ``y``'s dtype) forward, straight-through gradient to ``y``."""
+    value = torch.from_numpy(q).to(y.device, torch.float64) * scale.to(y.device)
+    return y + (value.to(y.dtype) - y).detach()
+
+
+def exact_accumulator(layer: nn.Module, q_in: Tensor, q_w: Tensor, in_bits: int) -> Tensor:
+    """``sum q_in * q_w`` of a conv or linear layer over integer-valued float64 tensors, exact:
+    every product and partial sum is an integer below ``2**53`` (refused otherwise)."""
+    fan_in = q_w[0].numel()
+    if fan_in * (1 << in_bits) * (1 << (layer.bits - 1)) >= 1 << 53:
+        raise PimsimError(f"layer of fan-in {fan_in}: its accumulator may exceed 2**53")
+    if q_w.dim() == 2:
+        return F.linear(q_in, q_w)
+    return F.conv2d(q_in, q_w, None, layer.stride, layer.padding, 1, getattr(layer, "groups", 1))
 
 
 class LayerRound(nn.Module):
     """In eval mode, a conv(+BN) or linear layer's output as the integer layer computes it:
-    the accumulator ``acc = (y - b) / s_acc`` (``s_acc = s_in * s_w * |c|``, an integer up to
-    float rounding), ``requantize(acc + floor(b / s_acc + 1/2), M, shift)`` with
-    ``M * 2**-shift ~= s_acc / s_out``, on the grid of the layer's output quantizer ``target``
-    (unclamped: a following ReLU and ``target`` clamp). In training it passes ``y`` unchanged.
-    ``layer``, ``bn`` and the quantizers ``source`` (input) and ``target`` are owned elsewhere."""
+    the accumulator ``acc = sum q_in * q_w'`` recomputed exactly from the layer input ``x``'s
+    integers and the folded integer weights (:func:`exact_accumulator`),
+    ``requantize(acc + floor(b / s_acc + 1/2), M, shift)`` with ``s_acc = s_in * s_w * |c|`` and
+    ``M * 2**-shift ~= s_acc / s_out`` (all in float64, as the export), on the grid of the
+    layer's output quantizer ``target`` (unclamped: a following ReLU and ``target`` clamp). In
+    training it passes ``y`` unchanged. ``layer``, ``bn`` and the quantizers ``source``
+    (input) and ``target`` are owned elsewhere."""
 
     def __init__(self, layer: nn.Module, bn: nn.Module | None, source: ActQuant,
                  target: ActQuant) -> None:
         super().__init__()
         object.__setattr__(self, "refs", (layer, bn, source, target))
 
-    def forward(self, y: Tensor) -> Tensor:
+    def forward(self, y: Tensor, x: Tensor) -> Tensor:
         layer, bn, source, target = self.refs
         index = source.state.active
         if self.training or target.calibrating or source.seen[index] == 0 \
                 or target.seen[index] == 0:
             return y
         weight = layer.active_weight() if hasattr(layer, "active_weight") else layer.weight
-        s_w = weight_scale(weight.detach().to(y.dtype), layer.bits)
+        weight = weight.detach().double()
+        q_w, s_w = quantize_weight(weight, layer.bits)
         bias = None if layer.bias is None else layer.bias[:len(s_w)]
         norm = bn.bn[index] if isinstance(bn, SwitchableBatchNorm2d) else bn
-        factor, b = bn_fold(len(s_w), bias, norm, y)
-        s_acc = source.scale(index).to(y.dtype) * folded_weight_scale(s_w, factor)
-        s_out = target.scale(index).to(y.dtype)
+        factor, b = bn_fold(len(s_w), bias, norm, weight)
+        q_w = q_w * torch.sign(factor).view((-1,) + (1,) * (q_w.dim() - 1))
+        s_acc = source.scale(index) * folded_weight_scale(s_w, factor)
+        s_out = target.scale(index)
         shape = (1, -1) + (1,) * (y.dim() - 2)
-        acc = torch.round((y.detach() - b.view(shape)) / s_acc.view(shape)).long() \
+        acc = exact_accumulator(layer, source.integers(x, index), q_w, source.bits).long() \
             + round_half_up(b / s_acc).long().view(shape)
         mult, shift = quantize_multiplier((s_acc / s_out).cpu().numpy())
         q = requantize(acc.movedim(1, -1).cpu().numpy(), mult, shift)
@@ -232,11 +267,11 @@ class AddRound(nn.Module):
         if self.training or target.calibrating or target.seen[index] == 0 \
                 or any(s.seen[index] == 0 for s in sources):
             return y
-        scales = [s.scale(index).to(y.dtype) for s in sources]
-        s_out = target.scale(index).to(y.dtype)
-        mult, shift = add_multipliers(np.array([float(s) for s in scales]), float(s_out))
-        acc = sum(torch.round(v.detach() / s).long() * int(m)
-                  for v, s, m in zip((a, b), scales, mult, strict=True))
+        s_out = target.scale(index)
+        mult, shift = add_multipliers(np.array([float(s.scale(index)) for s in sources]),
+                                      float(s_out))
+        acc = sum(s.integers(v, index).long() * int(m)
+                  for v, s, m in zip((a, b), sources, mult, strict=True))
         return _on_grid(y, requantize(acc.cpu().numpy(), 1, shift), s_out)
 
 

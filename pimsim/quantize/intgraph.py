@@ -29,6 +29,7 @@ class IntGraph:
     layers: list[IntLayer]
     output: str
     meta: dict = field(default_factory=dict)
+    preprocessing: dict | None = None  # Preprocessing.to_dict() of the input images, if known
 
     def layer(self, name: str) -> IntLayer:
         for layer in self.layers:

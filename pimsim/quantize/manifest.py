@@ -5,7 +5,8 @@ first, then the manifest that names it); arrays load with ``allow_pickle=False``
 carries ``arrays_sha256`` (SHA-256 of the npz file) and ``sha256`` (of its own content,
 :func:`manifest_sha256`), both verified on load; files written before them load unchecked.
 This module reads and writes a graph's header (``name``, ``bits``, ``input_shape``, ``output``,
-``meta``) and its layers; :meth:`pimsim.quantize.IntGraph.save` and ``IntGraph.load`` build on it.
+``meta``, ``preprocessing``) and its layers; :meth:`pimsim.quantize.IntGraph.save` and
+``IntGraph.load`` build on it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".npz"), stem.with_name(stem.name + ".json")
 
 
-HEADER = ("name", "bits", "input_shape", "output", "meta")
+HEADER = ("name", "bits", "input_shape", "output", "meta", "preprocessing")
 
 
 def write_graph(header: dict, layers: list[IntLayer], path: str | Path) -> tuple[Path, Path]:
@@ -60,7 +61,8 @@ def write_graph(header: dict, layers: list[IntLayer], path: str | Path) -> tuple
     doc = {"format": FORMAT, "version": VERSION, "name": header["name"], "bits": header["bits"],
            "input_shape": list(header["input_shape"]), "output": header["output"],
            "arrays": npz.name, "arrays_sha256": sha256_bytes(buffer.getvalue()),
-           "meta": header["meta"], "layers": entries}
+           "input_preprocessing": header["preprocessing"], "meta": header["meta"],
+           "layers": entries}
     doc = json.loads(json.dumps(doc, default=_jsonable))
     doc[CHECKSUM] = manifest_sha256(doc)
     write_bytes_atomic(npz, buffer.getvalue())
@@ -136,7 +138,8 @@ def read_graph(path: str | Path) -> tuple[dict, list[IntLayer]]:
     try:
         header = {"name": doc["name"], "bits": int(doc["bits"]),
                   "input_shape": tuple(doc["input_shape"]), "output": doc["output"],
-                  "meta": dict(doc.get("meta") or {})}
+                  "meta": dict(doc.get("meta") or {}),
+                  "preprocessing": doc.get("input_preprocessing")}
     except (TypeError, ValueError) as exc:
         raise PimsimError(f"{manifest}: header: malformed ({type(exc).__name__})") from None
     return header, layers

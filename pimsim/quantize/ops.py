@@ -59,12 +59,14 @@ Shape = tuple[int, ...]
 class QatRewrite:
     """How a fake-quantized model computes one op as the integer graph does: ``module``
     (stored as ``quant[key]``) either replaces the fx node ``node`` (same arguments) or, with
-    ``replace`` False, takes its output."""
+    ``replace`` False, takes its output (and, when ``input_of`` names a node, that node's
+    first argument as a second one)."""
 
     node: str
     key: str
     module: nn.Module
     replace: bool
+    input_of: str | None = None
 
 
 class LayerOp:
@@ -172,7 +174,8 @@ class WeightOp(LayerOp):
                    sources: tuple[ActQuant, ...], target: ActQuant | None) -> QatRewrite:
         before_relu = group.nodes[-2 if group.relu else -1]
         layer_round = LayerRound(mods[self.name], mods.get("bn"), sources[0], target)
-        return QatRewrite(before_relu, f"{group.name}__round", layer_round, replace=False)
+        return QatRewrite(before_relu, f"{group.name}__round", layer_round, replace=False,
+                          input_of=group.nodes[0])
 
 
 class ConvOp(WeightOp):

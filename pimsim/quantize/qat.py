@@ -6,10 +6,11 @@ after every group that defines a new scale (input, conv(+BN)(+ReLU), linear(+ReL
 with each op's rewrite (``pimsim.quantize.ops``); convolution and linear layers switch in place
 to fake-quantized-weight subclasses. In eval mode, ``LayerRound``, ``AddRound`` and
 ``GridRound`` make each layer output, residual addition and average pool take exactly the
-integer graph's value (same folded bias, multiplier, shift and rounding), so the fake-quantized
-model and the integer executor agree bit for bit; in training they pass the float value
-(straight-through). Quantizers are named after the integer graph's layers and keep one range per
-sub-net, indexed by the shared ``SubnetState.active``."""
+integer graph's value (same folded bias, multiplier, shift and rounding; accumulators recomputed
+exactly from the inputs' integers, scales in float64), so the fake-quantized model (float32 or
+float64) and the integer executor agree bit for bit on every traced model; in training they
+pass the float value (straight-through). Quantizers are named after the integer graph's layers
+and keep one range per sub-net, indexed by the shared ``SubnetState.active``."""
 
 from __future__ import annotations
 
@@ -75,19 +76,22 @@ class QuantizedBody(nn.Module):
                     node.replace_all_uses_with(new)
                     graph.erase_node(node)
                 else:
-                    new = self._insert(graph, node, rewrite.key, rewrite.module)
+                    extra = () if rewrite.input_of is None else \
+                        (nodes[rewrite.input_of].args[0],)
+                    new = self._insert(graph, node, rewrite.key, rewrite.module, extra)
                 last = new if node is last else last
             if op.defines_scale:
                 self._insert(graph, last, group.name, target)
         graph.lint()
         object.__setattr__(self, "_forward", fx.GraphModule(self, graph))
 
-    def _insert(self, graph: fx.Graph, after: fx.Node, name: str,
-                module: nn.Module) -> fx.Node:
-        """Route every user of ``after`` through ``module`` (stored as ``quant[name]``)."""
+    def _insert(self, graph: fx.Graph, after: fx.Node, name: str, module: nn.Module,
+                extra: tuple[fx.Node, ...] = ()) -> fx.Node:
+        """Route every user of ``after`` through ``module`` (stored as ``quant[name]``; its
+        arguments: ``after``, then ``extra``)."""
         self.quant[name] = module
         with graph.inserting_after(after):
-            node = graph.call_module(f"quant.{name}", (after,))
+            node = graph.call_module(f"quant.{name}", (after, *extra))
         after.replace_all_uses_with(node, delete_user_cb=lambda user: user is not node)
         return node
 
@@ -137,23 +141,26 @@ def quantization_bits(model: nn.Module) -> int | None:
 
 
 def quantize_model(model: nn.Module, bits: int, name: str = "model") -> QuantizedBody:
-    """A fake-quantized copy of a user's plain float model (one sub-net); ``model`` itself is
-    not modified. Calibrate it with ``calibrate`` before use."""
+    """A fake-quantized copy of a user's plain float model (one sub-net), in eval mode (so
+    calling it changes no BatchNorm statistics or activation range); ``model`` itself is not
+    modified. Calibrate it with ``calibrate`` before use."""
     state = SubnetState()
     state.active = 0
-    return QuantizedBody(copy.deepcopy(model).eval(), bits, state, 1, where=name)
+    return QuantizedBody(copy.deepcopy(model).eval(), bits, state, 1, where=name).eval()
 
 
 @torch.no_grad()
 def calibrate(model: nn.Module, batches: Iterable[Tensor]) -> None:
     """Post-training calibration of the active sub-net: every activation range becomes the
-    min/max over ``batches`` (the model runs in eval mode, BatchNorm statistics untouched)."""
+    min/max over ``batches``. The model runs in eval mode (BatchNorm statistics untouched) and
+    is left in eval mode, so later calls change neither statistics nor ranges and an export
+    does not depend on what ran between calibration and export (call ``train()`` to resume
+    quantization-aware training)."""
     body = getattr(model, "body", model)
     if not isinstance(body, QuantizedBody):
         raise PimsimError("calibrate: the model is not quantized; call prepare_qat first")
     quantizers = [q for q in body.quant.values() if isinstance(q, ActQuant)]
     index = body.state.active
-    was_training = model.training
     model.eval()
     for q in quantizers:
         q.seen[index] = 0
@@ -164,4 +171,3 @@ def calibrate(model: nn.Module, batches: Iterable[Tensor]) -> None:
     finally:
         for q in quantizers:
             q.calibrating = False
-        model.train(was_training)

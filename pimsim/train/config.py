@@ -17,8 +17,14 @@ METHOD_NAMES = ("individual", "uniform", "multi-path", "single-path", "ast")
 DEFAULT_TARGETS = (0.25, 0.5, 0.75, 1.0)
 # Single-path: training MACs at most this times those of training the full model alone.
 DEFAULT_COST_BUDGET = 1.3
+# Single-path: what a smaller sub-net's share of that budget counts (SinglePathPolicy).
+BUDGET_SHARES = ("samples", "macs")
+# Multi-path: L1 weight on the BatchNorm scales a budget's retrain drops (large enough that they
+# fall below the pruning threshold within a few epochs; 1e-4, network slimming's value for a
+# penalty on every channel, leaves 98 % of their sum in place).
+DEFAULT_SPARSITY_WEIGHT = 0.2
 FLOAT_OPTIONS = ("lr", "momentum", "weight_decay", "kd_weight", "kd_temperature",
-                 "sparsity_weight", "cost_budget", "mask_update_until")
+                 "sparsity_weight", "cost_budget", "mask_update_until", "validation")
 
 
 @dataclass(frozen=True)
@@ -30,7 +36,9 @@ class RunSettings:
     Targets: ``budgets`` are fractions of the full model's MACs (for ``ast``: weight
     densities); ``widths`` are uniform ratios (``uniform``, ``individual``); ``specs_file`` is
     a YAML/JSON list of explicit sub-net specs. Give at most one; default budgets/widths
-    0.25, 0.5, 0.75, 1.0.
+    0.25, 0.5, 0.75, 1.0. ``validation``: the fraction of the training data held out (seeded,
+    per class) for the per-epoch log and for tuning, so the test set is used only for the
+    final results; ``train_samples``: train on this many of the remaining images (None: all).
     """
 
     method: str = "uniform"
@@ -52,6 +60,8 @@ class RunSettings:
     bits: int | None = None
     seed: int = 0
     device: str = "cpu"
+    validation: float = 0.1
+    train_samples: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,9 +72,10 @@ class TrainConfig(RunSettings):
 
     subnets_per_step: int | None = None
     sparse_epochs: int | None = None
-    sparsity_weight: float = 1e-4
+    sparsity_weight: float | None = None
     fix_epochs: tuple[int, ...] | None = None
     cost_budget: float | None = None
+    budget_share: str | None = None
     mask_update_until: float = 0.5
 
     def __post_init__(self) -> None:
@@ -86,7 +97,8 @@ class TrainConfig(RunSettings):
         if self.widths is not None and self.method not in ("uniform", "individual"):
             raise PimsimError(f"--widths: only for the uniform and individual methods; "
                               f"use --budgets with {self.method}")
-        for name in ("subnets_per_step", "sparse_epochs", "fix_epochs", "cost_budget"):
+        for name in ("subnets_per_step", "sparse_epochs", "fix_epochs", "cost_budget",
+                     "budget_share"):
             users = [m for m, kind in METHOD_OPTIONS.items()
                      if kind is not None and name in {f.name for f in fields(kind)}]
             if getattr(self, name) is not None and self.method not in users:
@@ -112,11 +124,15 @@ class TrainConfig(RunSettings):
                   ("subnets_per_step", self.subnets_per_step is None
                    or self.subnets_per_step >= 1),
                   ("sparse_epochs", self.sparse_epochs is None or self.sparse_epochs >= 1),
-                  ("sparsity_weight", self.sparsity_weight >= 0),
+                  ("sparsity_weight", self.sparsity_weight is None
+                   or self.sparsity_weight >= 0),
                   ("mask_update_until", 0 <= self.mask_update_until <= 1),
                   ("bits", self.bits in (None, 8, 16)),
+                  ("validation", 0 <= self.validation < 1),
+                  ("train_samples", self.train_samples is None or self.train_samples >= 1),
                   ("fix_epochs", all(0 <= e < self.epochs for e in self.fix_epochs or [])),
-                  ("cost_budget", self.cost_budget in (None, 0) or self.cost_budget >= 1)]
+                  ("cost_budget", self.cost_budget in (None, 0) or self.cost_budget >= 1),
+                  ("budget_share", self.budget_share in (None, *BUDGET_SHARES))]
         for name, ok in checks:
             if not ok:
                 raise PimsimError(f"--{name.replace('_', '-')}: invalid value "
@@ -164,8 +180,8 @@ class JointOptions:
 
 @dataclass(frozen=True)
 class MultiPathOptions:
-    """``multi-path``: epochs and L1 weight of each sparsity retrain; sub-nets per step of the
-    joint phase."""
+    """``multi-path``: epochs and L1 weight (on the scales of the channels its budget drops) of
+    each sub-net's sparsity retrain; sub-nets per step of the joint phase."""
 
     subnets_per_step: int
     sparse_epochs: int
@@ -174,22 +190,25 @@ class MultiPathOptions:
     @classmethod
     def from_config(cls, c: TrainConfig) -> MultiPathOptions:
         return cls(c.subnets_per_step or 4, c.sparse_epochs or max(1, c.epochs // 3),
-                   c.sparsity_weight)
+                   DEFAULT_SPARSITY_WEIGHT if c.sparsity_weight is None else c.sparsity_weight)
 
 
 @dataclass(frozen=True)
 class SinglePathOptions:
     """``single-path``: the full model and up to ``subnets_per_step - 1`` smaller sub-nets per
-    step, within ``cost_budget`` (0: no limit); ``fix_epochs`` (``None``: spread evenly)."""
+    step, within ``cost_budget`` (0: no limit), shared by ``budget_share`` (``samples`` or
+    ``macs``); ``fix_epochs`` (``None``: spread evenly)."""
 
     subnets_per_step: int
     fix_epochs: tuple[int, ...] | None
     cost_budget: float
+    budget_share: str
 
     @classmethod
     def from_config(cls, c: TrainConfig) -> SinglePathOptions:
         return cls(c.subnets_per_step or 2, c.fix_epochs,
-                   DEFAULT_COST_BUDGET if c.cost_budget is None else c.cost_budget)
+                   DEFAULT_COST_BUDGET if c.cost_budget is None else c.cost_budget,
+                   c.budget_share or BUDGET_SHARES[0])
 
 
 @dataclass(frozen=True)

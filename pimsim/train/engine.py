@@ -144,6 +144,7 @@ class Run:
         self.config, self.data, self.out_dir = config, data, out_dir
         self.quiet, self.dist = quiet, dist or DistContext()
         self.cost = CostMeter()
+        self.notes: dict[str, Any] = {}  # what a method reports (recomputed on resume)
         self.log: list[dict[str, Any]] = []
         self.done: dict[str, dict[str, Any]] = {}
         self.current: dict[str, Any] | None = None
@@ -271,13 +272,14 @@ class Run:
     def _log_epoch(self, phase: str, model: DynamicNet, epoch: int,
                    losses: dict[str, list[float]]) -> None:
         wall = sum(v["wall_s"] for v in self.cost.phases.values())
+        val = self.data.validation
         for spec in model.subnets:
             model.set_subnet(spec)
-            acc = top1(model, self.data, device=self.config.device)
+            acc = float("nan") if val is None else top1(model, val, device=self.config.device)
             seen = losses.get(spec.name, [])
             self.log.append({"phase": phase, "epoch": epoch, "subnet": spec.name,
                              "train_loss": sum(seen) / len(seen) if seen else float("nan"),
-                             "test_top1": acc, "wall_s": wall})
+                             "val_top1_float": acc, "wall_s": wall})
 
 
 _STATE_TYPES = {"config": dict, "cost": dict, "log": list, "done": dict, "current": dict | None}

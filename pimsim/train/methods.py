@@ -22,6 +22,7 @@ from pimsim.network import (
     reorder_by_importance,
 )
 from pimsim.network.ops import SlimConv2d, SlimLinear, SwitchableBatchNorm2d
+from pimsim.network.reorder import permute_channels
 from pimsim.train.ast import ASTPolicy
 from pimsim.train.bn_calibration import copy_bn_from
 from pimsim.train.budgets import budget_name, prune_to_budget
@@ -65,18 +66,9 @@ class JointPolicy(Policy):
         return [order[0], *(middle[i] for i in pick.tolist()), order[-1]]
 
 
-class SparsityPolicy(JointPolicy):
-    """Full-model training plus an L1 penalty on BatchNorm scales, which drives unimportant
-    channels' scales to zero (network slimming, Liu et al. ICCV 2017)."""
-
-    def __init__(self, macs: MacModel, weight: float) -> None:
-        super().__init__(1, macs)
-        self.weight = weight
-
-    def regularizer(self, model: DynamicNet) -> torch.Tensor:
-        idx = model.index_of(model.active)
-        return self.weight * sum(m.bn[idx].weight.abs().sum() for m in model.body.modules()
-                                 if isinstance(m, SwitchableBatchNorm2d))
+SCALE_THRESHOLD = 0.05
+"""A BatchNorm scale with ``|gamma|`` below this is switched off (network slimming's pruning
+threshold; scales start at 1)."""
 
 
 def bn_scale_importance(model: DynamicNet, subnet: int = 0) -> list[torch.Tensor]:
@@ -87,6 +79,57 @@ def bn_scale_importance(model: DynamicNet, subnet: int = 0) -> list[torch.Tensor
             gamma = m.bn[subnet].weight.detach().abs().cpu()
             imp[m.group][: len(gamma)] += gamma
     return imp
+
+
+def fraction_below(model: DynamicNet, threshold: float = SCALE_THRESHOLD) -> float:
+    """Fraction of the full model's BatchNorm scales (sliceable groups) with |gamma| below
+    ``threshold``."""
+    scales = [m.bn[0].weight.detach().abs() for m in model.body.modules()
+              if isinstance(m, SwitchableBatchNorm2d) and isinstance(m.group, int)]
+    flat = torch.cat(scales)
+    return float((flat < threshold).float().mean())
+
+
+def select_channels(macs: MacModel, upper: list[torch.Tensor], importance: list[torch.Tensor],
+                    target_macs: float) -> list[torch.Tensor]:
+    """Per group, the channels of ``upper`` (index tensors) that a budget of ``target_macs``
+    keeps: ranked by ``importance`` (full-width tensors; ties by rank in ``upper``), counts
+    from :func:`prune_to_budget`; each result is ordered most important first."""
+    order = [u[torch.sort(-imp[u], stable=True).indices] for u, imp in
+             zip(upper, importance, strict=True)]
+    ranked = [imp[o] for imp, o in zip(importance, order, strict=True)]
+    counts = prune_to_budget(macs, tuple(len(u) for u in upper), ranked, target_macs)
+    return [o[:c] for o, c in zip(order, counts, strict=True)]
+
+
+class BudgetSparsityPolicy(JointPolicy):
+    """A budget's sparsity retrain: full-model training plus an L1 penalty on the BatchNorm
+    scales of the channels that budget would drop (network slimming, Liu et al. ICCV 2017,
+    aimed at one budget): at each epoch start, :func:`select_channels` on the current scales
+    picks the channels the budget keeps; the others are penalised,
+    ``weight * sum |gamma_c|``, and driven to zero."""
+
+    def __init__(self, macs: MacModel, weight: float, target_macs: float) -> None:
+        super().__init__(1, macs)
+        self.weight, self.target_macs = weight, target_macs
+        self.dropped: list[torch.Tensor] = []
+
+    def on_epoch_start(self, model: DynamicNet, epoch: int) -> bool:
+        full = [torch.arange(w) for w in model.group_widths]
+        kept = select_channels(self.macs, full, bn_scale_importance(model), self.target_macs)
+        self.dropped = []
+        for w, k in zip(model.group_widths, kept, strict=True):
+            mask = torch.ones(w)
+            mask[k] = 0
+            self.dropped.append(mask)
+        return False
+
+    def regularizer(self, model: DynamicNet) -> torch.Tensor:
+        terms = [(m.bn[0].weight.abs() * self.dropped[m.group][: m.bn[0].num_features]
+                  .to(m.bn[0].weight)).sum()
+                 for m in model.body.modules()
+                 if isinstance(m, SwitchableBatchNorm2d) and isinstance(m.group, int)]
+        return self.weight * sum(terms)
 
 
 def _fresh_model(cfg: RunConfig, data, specs: list[SubnetSpec]) -> DynamicNet:
@@ -196,37 +239,80 @@ def _fix_subnet(model: DynamicNet, macs: MacModel, target: Target,
     return spec
 
 
+def nested_order(selections: list[list[torch.Tensor]], widths: tuple[int, ...],
+                 background: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Per group, the channel permutation that makes every selection (largest first, each a
+    subset of the one before) a prefix: the smallest selection in its own ranking, then what
+    each larger one adds in its ranking, then the rest by ``background`` importance."""
+    perms = []
+    for g, width in enumerate(widths):
+        order: list[int] = []
+        seen: set[int] = set()
+        rest = torch.sort(-background[g], stable=True).indices
+        for chosen in [*(sel[g] for sel in reversed(selections)), rest]:
+            new = [c for c in chosen.tolist() if c not in seen]
+            order += new
+            seen.update(new)
+        perms.append(torch.tensor(order[:width]))
+    return perms
+
+
 def train_multi_path(run: Run, targets: list[Target]) -> Trained:
-    """Multi-path: background model; per budget a sparsity retrain from it fixes the counts;
-    then the nested family (channels reordered by importance) trained jointly."""
+    """Multi-path (Yang & Fan, ASP-DAC 2021): a background (full) model; per sub-net, largest
+    first, a retrain from the background model aimed at that sub-net's budget
+    (:class:`BudgetSparsityPolicy`) whose BatchNorm scales select its channels; then the
+    nested family, channels permuted so each sub-net is a prefix, trained jointly.
+
+    Nesting rule: a sub-net selects, by its own retrain's ranking, among the channels the next
+    larger sub-net kept (the larger selection is a superset); its counts meet its budget within
+    those channels. An explicit spec (counts given) runs no retrain: it keeps, within the next
+    larger selection, the channels of largest background scales. ``run.notes["multi-path"]``
+    records per sub-net the fraction of scales below :data:`SCALE_THRESHOLD` before and after
+    its retrain and the overlap of the kept channels with those its retrain alone selects."""
     cfg, data = run.config, run.data
     opts = cfg.method_options(MultiPathOptions)
     model = _fresh_model(cfg, data, [_full_spec()])
     macs = MacModel(model, data.image_hw)
     run.phase("background", model, cfg.epochs, JointPolicy(1, macs))
     background = {k: v.clone() for k, v in model.state_dict().items()}
-    ordered = _ordered_targets(targets, model, macs)
-    counts_for: dict[int, tuple[int, ...]] = {}
-    upper = model.group_widths
-    for i, target in enumerate(ordered):
+    base_importance = bn_scale_importance(model)
+    before = fraction_below(model)
+    full_macs = macs.macs(model.group_widths)
+    upper = [torch.arange(w) for w in model.group_widths]
+    selections, specs, notes = [], [_full_spec()], {}
+    for target in _ordered_targets(targets, model, macs):
         if isinstance(target, SubnetSpec):
-            continue
-        sparse = _fresh_model(cfg, data, [_full_spec()])
-        sparse.load_state_dict(background)
-        run.phase(f"sparsify/{budget_name(target)}", sparse, opts.sparse_epochs,
-                  SparsityPolicy(macs, opts.sparsity_weight))
-        imp = [v.sort(descending=True).values for v in bn_scale_importance(sparse)]
-        counts_for[i] = prune_to_budget(macs, upper, imp, target * macs.macs(model.group_widths))
-        upper = counts_for[i]
-    reorder_by_importance(model)
-    specs = [_full_spec()]
-    for i, target in enumerate(ordered):
-        spec = target if isinstance(target, SubnetSpec) else \
-            SubnetSpec(budget_name(target), counts=counts_for[i])
+            counts = target.resolve(model.group_widths)
+            if any(c > len(u) for c, u in zip(counts, upper, strict=True)):
+                raise PimsimError(f"sub-net {target.name!r}: counts: exceed the next larger "
+                                  "sub-net's, so the sub-nets would not nest")
+            kept = [u[torch.sort(-imp[u], stable=True).indices][:c]
+                    for u, imp, c in zip(upper, base_importance, counts, strict=True)]
+            specs.append(target)
+        else:
+            name = budget_name(target)
+            sparse = _fresh_model(cfg, data, [_full_spec()])
+            sparse.load_state_dict(background)
+            run.phase(f"sparsify/{name}", sparse, opts.sparse_epochs,
+                      BudgetSparsityPolicy(macs, opts.sparsity_weight, target * full_macs))
+            importance = bn_scale_importance(sparse)
+            own = select_channels(macs, [torch.arange(w) for w in model.group_widths],
+                                  importance, target * full_macs)
+            kept = select_channels(macs, upper, importance, target * full_macs)
+            shared = sum(len(set(k.tolist()) & set(o.tolist())) for k, o in
+                         zip(kept, own, strict=True))
+            notes[name] = {"scales_below_threshold_before": before,
+                           "scales_below_threshold_after": fraction_below(sparse),
+                           "kept_overlap_with_own_selection": shared / sum(map(len, own))}
+            specs.append(SubnetSpec(name, counts=tuple(len(k) for k in kept)))
+        selections.append(kept)
+        upper = kept
+    permute_channels(model, nested_order(selections, model.group_widths, base_importance))
+    for spec in specs[1:]:
         parent = len(model.subnets) - 1
         model.register_subnet(spec)
         copy_bn_from(model, parent, model.index_of(spec))
-        specs.append(spec)
+    run.notes["multi-path"] = {"threshold": SCALE_THRESHOLD, **notes}
     run.phase("joint", model, cfg.epochs, JointPolicy(opts.subnets_per_step, macs))
     return [(model, specs)]
 
@@ -237,16 +323,19 @@ class SinglePathPolicy(JointPolicy):
     sub-nets keep training jointly with distillation from the full model.
 
     Each step trains the full model (the teacher) and up to ``per_step - 1`` fixed smaller
-    sub-nets: those trained on the fewest samples so far (ties: the smaller first), so a sub-net
-    fixed late catches up. Cost budget: a sub-net joins the step only while the MACs spent stay
-    within ``cost_budget`` times those of training the full model alone (``spent + samples *
-    macs(s) <= cost_budget * sum_steps samples * macs(full)``); 0 means no limit.
+    sub-nets: those with the smallest share so far (ties: the smaller first), so a sub-net
+    fixed late catches up. ``share``: ``"samples"`` counts training samples (every sub-net gets
+    about as many steps), ``"macs"`` counts the MACs spent on the sub-net (samples x its MACs:
+    each gets an equal share of the extra MACs, so a sub-net of half the MACs gets about twice
+    the steps). Cost budget: a sub-net joins the step only while the MACs spent stay within
+    ``cost_budget`` times those of training the full model alone (``spent + samples * macs(s)
+    <= cost_budget * sum_steps samples * macs(full)``); 0 means no limit.
     """
 
     def __init__(self, per_step: int, macs: MacModel, targets: list[Target],
-                 fix_epochs: list[int], cost_budget: float) -> None:
+                 fix_epochs: list[int], cost_budget: float, share: str = "samples") -> None:
         super().__init__(per_step, macs)
-        self.targets, self.fix_epochs = targets, fix_epochs
+        self.targets, self.fix_epochs, self.share = targets, fix_epochs, share
         self.cost_budget = cost_budget or math.inf
         self.fixed = 0
         self.spent = self.baseline = 0
@@ -255,7 +344,10 @@ class SinglePathPolicy(JointPolicy):
     def step_subnets(self, model: DynamicNet, step: int, gen: torch.Generator,
                      samples: int) -> list[SubnetSpec]:
         full, *others = self.ordered(model)
-        others.sort(key=lambda s: (self.trained.get(s.name, 0), self.macs.macs(model.counts(s))))
+        weight = (lambda s: self.macs.macs(model.counts(s))) if self.share == "macs" \
+            else (lambda s: 1)
+        others.sort(key=lambda s: (self.trained.get(s.name, 0) * weight(s),
+                                   self.macs.macs(model.counts(s))))
         cost = self.macs.macs(model.counts(full)) * samples
         self.baseline += cost
         self.spent += cost
@@ -304,7 +396,7 @@ def train_single_path(run: Run, targets: list[Target]) -> Trained:
         raise PimsimError(f"--fix-epochs: expected {len(ordered)} epochs (one per sub-net "
                           f"below the full model), got {len(fix)}")
     policy = SinglePathPolicy(opts.subnets_per_step, macs, ordered, sorted(fix),
-                              opts.cost_budget)
+                              opts.cost_budget, opts.budget_share)
     run.phase("single-path", model, cfg.epochs, policy)
     return [(model, model.subnets)]
 

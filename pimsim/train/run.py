@@ -1,11 +1,14 @@
 """``pimsim train``: validate, train with a method, and write the run folder.
 
 Run folder: ``state.pt`` (resumable state, rewritten after every epoch), ``train_log.csv``
-(per phase, epoch and sub-net: train loss, test top-1, wall time), ``subnets.yaml`` (the
-trained specs), ``model.pt`` (the dynamic model; ``models/<name>.pt`` per sub-net for
-``individual``), ``results.csv`` (per sub-net: MACs, parameters, weight density, top-1 and
-training cost) and ``cost.json`` (totals, per phase and per sub-net). ``results.csv`` is
-written last: its presence means the run is complete.
+(per phase, epoch and sub-net: train loss, validation top-1 ``val_top1_float``, wall time),
+``subnets.yaml`` (the trained specs), ``model.pt`` (the dynamic model; ``models/<name>.pt`` per
+sub-net for ``individual``), ``results.csv`` (per sub-net: MACs, parameters, weight density,
+test top-1 ``top1_float``, validation top-1 ``val_top1_float``, and training cost:
+``train_steps`` (optimizer steps the sub-net took part in, one forward and backward pass each),
+``train_samples``, ``train_forward_macs``) and ``cost.json`` (totals, per phase and per
+sub-net, and ``method_notes``: what the method reports, e.g. multi-path's channel selection).
+``results.csv`` is written last: its presence means the run is complete.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ def run_training(cfg: TrainConfig, out_dir: str | Path | None, resume: bool = Fa
     """Train as ``cfg`` says; returns ``[(model, specs), ...]``. Everything is validated
     before ``out_dir`` is created."""
     config = cfg.resolved()
-    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.input_size, cfg.num_classes)
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.input_size, cfg.num_classes).carve(
+        cfg.validation, cfg.train_samples)
     targets = _check_targets(cfg, data)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None and (out / STATE_FILE).exists() and not resume:
@@ -91,8 +95,10 @@ def write_outputs(run: Run, trained: Trained, out: Path) -> None:
                          "macs": int(totals.loc[spec.name, "macs"]),
                          "params": int(totals.loc[spec.name, "params"]),
                          "weight_density": weight_density(model, spec),
-                         "top1": top1(model, data),
-                         "train_forward_passes": int(cost["forward_passes"]),
+                         "top1_float": top1(model, data),
+                         "val_top1_float": top1(model, data.validation)
+                         if data.validation is not None else float("nan"),
+                         "train_steps": int(cost["forward_passes"]),
                          "train_samples": int(cost["samples"]),
                          "train_forward_macs": int(cost["forward_macs"])})
             all_specs.append(spec)
@@ -112,7 +118,7 @@ def write_outputs(run: Run, trained: Trained, out: Path) -> None:
             "cost_in_full_model_epochs": totals.get("forward_macs", 0.0) / epoch_macs,
             "cost_vs_full_model_training": totals.get("forward_macs", 0.0)
             / (epoch_macs * cfg.epochs),
-            **run.cost.to_dict()}
+            **run.cost.to_dict(), "method_notes": run.notes}
     save_specs(out / "subnets.yaml", all_specs)
     write_text_atomic(out / "cost.json", json.dumps(cost, indent=2))
     log = pd.DataFrame(run.log)
