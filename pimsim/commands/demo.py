@@ -15,7 +15,8 @@ def register(sub: Subparsers) -> None:
         "every sub-net on SOT-MRAM bit-exactly, sweep 8/16 bits x SOT-MRAM/STT-MRAM/SRAM, "
         "measure CPU latency, and write CSVs and plots to --out.")
     p.add_argument("--out", default="reports/demo")
-    p.add_argument("--epochs", type=positive_int, default=15)
+    p.add_argument("--epochs", type=positive_int,
+                   help="training epochs (default: the demo's setting, 8)")
     p.add_argument("--limit", type=positive_int, help="test images to simulate (default all)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
@@ -23,10 +24,14 @@ def register(sub: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from pimsim.io import writing_to
-    from pimsim.reports.demo import run_demo
+    from pimsim.reports.demo import EPOCHS, TITLE, run_demo
 
     with writing_to(args.out):
-        table = run_demo(args.out, epochs=args.epochs, limit=args.limit, quiet=args.quiet)
-    print("dynamic resnet20 on digits: single-path sub-nets, 8-bit, simulated on SOT-MRAM")
+        table = run_demo(args.out, epochs=args.epochs or EPOCHS, limit=args.limit,
+                         quiet=args.quiet)
+    print(TITLE)
     print(table.to_string(index=False, float_format="{:.4g}".format))
+    print("top1_pim: fraction of the test images, bit-serial PIM; latency_ns: simulated per "
+          "image; energy_uj_*: simulated per image, 8-bit; cpu_latency_ms: measured per image, "
+          "batch 1")
     print(f"CSVs, plots (pareto.png, ...) and summary.md in {args.out}/")

@@ -17,6 +17,11 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--batch", type=positive_int, default=1)
     p.add_argument("--repeats", type=positive_int, default=20)
     p.add_argument("--warmup", type=nonneg_int, default=3)
+    p.add_argument("--tolerance", type=float, default=0.1,
+                   help="largest spread (IQR / median) of a round of --repeats runs before "
+                   "the row is marked noisy (default 0.1)")
+    p.add_argument("--max-rounds", type=positive_int, default=5,
+                   help="rounds of --repeats runs tried per sub-net (default 5)")
     p.add_argument("--input-size", type=positive_int, help="default: the checkpoint's data set")
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's)")
     p.add_argument("--data-dir")
@@ -44,8 +49,10 @@ def _run(args: argparse.Namespace) -> None:
     model, meta = load_checkpoint(args.checkpoint)
     data = dataset_of_checkpoint(meta, args.data_dir)
     hw = (args.input_size, args.input_size) if args.input_size else data.image_hw
-    table = measure_latency(model, hw, args.device, args.batch, args.repeats, args.warmup)
-    acc = evaluate_subnets(model, data)[["subnet", "macs", "top1"]]
+    table = measure_latency(model, hw, args.device, args.batch, args.repeats, args.warmup,
+                            tolerance=args.tolerance, max_rounds=args.max_rounds)
+    acc = evaluate_subnets(model, data).rename(columns={"top1": "top1_float"})
+    acc = acc[["subnet", "macs", "top1_float"]]
     table = table.merge(acc, on="subnet")
     write_atomic(args.out, lambda p: table.to_csv(p, index=False))
     print(table.to_string(index=False, float_format="{:.4g}".format))
