@@ -9,6 +9,7 @@ sub-net) and ``technology`` (energy per image by technology and sub-net).
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -54,7 +55,9 @@ def _series(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     out = []
     for values, group in table.groupby(keys, sort=True):
         values = values if isinstance(values, tuple) else (values,)
-        out.append((", ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True)), group))
+        named = {"technology": "{v}", "bits": "{v} bit"}
+        out.append((", ".join(named.get(k, "{k}={v}").format(k=k, v=v)
+                              for k, v in zip(keys, values, strict=True)), group))
     return out
 
 
@@ -76,18 +79,22 @@ def _label_points(ax, xs, ys, names) -> None:
 
 
 def log_axis(ax, which: str, values) -> None:
-    """Log scale with plain numbers (1, 2, 5, 10, ...): decades labelled, and also the 2, 3
-    and 5 (minor) ticks when the data span less than two decades (few labels otherwise)."""
+    """Log scale with plain numbers: decades labelled, and the 2 and 5 between them too when
+    the data span less than two decades (otherwise a decade would hold one label or none)."""
     lo, hi = float(min(values)), float(max(values))
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
     axis = ax.xaxis if which == "x" else ax.yaxis
-    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
-    axis.set_major_locator(matplotlib.ticker.LogLocator(base=10))
-    axis.set_major_formatter(plain)
-    axis.set_minor_locator(matplotlib.ticker.LogLocator(base=10, subs=(2, 3, 5)))
     few = hi / lo < 100
-    axis.set_minor_formatter(plain if few else matplotlib.ticker.NullFormatter())
-    axis.set_tick_params(which="minor", labelsize=7)
+
+    def minor(v: float, _pos: int) -> str:
+        mantissa = v / 10 ** math.floor(math.log10(v) + 1e-9)
+        return f"{v:g}" if few and any(abs(mantissa - m) < 1e-6 for m in (2, 5)) else ""
+
+    axis.set_major_locator(matplotlib.ticker.LogLocator(base=10))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(matplotlib.ticker.LogLocator(base=10, subs=tuple(range(2, 10))))
+    axis.set_minor_formatter(matplotlib.ticker.FuncFormatter(minor))
+    axis.set_tick_params(which="both", labelsize=8)
 
 
 def plot_tradeoff(table: pd.DataFrame, x: str, xlabel: str, y: str, ylabel: str, out: Path,
@@ -97,7 +104,8 @@ def plot_tradeoff(table: pd.DataFrame, x: str, xlabel: str, y: str, ylabel: str,
     table = table[table[x].notna()]
     front = pareto_mask(table[x].values, table[y].values)
     series = _series(table)
-    fig, ax = plt.subplots(figsize=(7.5 if len(series) <= 12 else 9, 4.2))
+    many = len(series) > 8  # legend under the axes, in columns
+    fig, ax = plt.subplots(figsize=(8, 4.2 + 0.16 * len(series) if many else 4.2))
     for i, (label, group) in enumerate(series):
         ax.scatter(group[x], group[y], s=22, alpha=0.75, label=label or "sub-nets",
                    **series_style(i))
@@ -110,8 +118,11 @@ def plot_tradeoff(table: pd.DataFrame, x: str, xlabel: str, y: str, ylabel: str,
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
-              ncol=1 if len(series) <= 12 else 2)
+    if many:
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+                  borderaxespad=0)
+    else:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return _save(fig, out, name)
 
 
