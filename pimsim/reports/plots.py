@@ -72,10 +72,11 @@ def series_style(i: int) -> dict:
 
 
 def _label_points(ax, xs, ys, names) -> None:
-    """Label points with alternating offsets so neighbours do not overlap."""
-    for i, (x, y, name) in enumerate(sorted(zip(xs, ys, names, strict=True))):
-        ax.annotate(name, (x, y), xytext=(6, 8 if i % 2 == 0 else -12),
-                    textcoords="offset points", fontsize=7)
+    """Label the front's points above and left of each: a front rises to the right, so the
+    labels clear the neighbouring front points and the other series' points beside them."""
+    for x, y, name in zip(xs, ys, names, strict=True):
+        ax.annotate(name, (x, y), xytext=(-5, 6), textcoords="offset points", fontsize=7,
+                    ha="right", va="bottom")
 
 
 def log_axis(ax, which: str, values) -> None:
@@ -111,7 +112,12 @@ def plot_tradeoff(table: pd.DataFrame, x: str, xlabel: str, y: str, ylabel: str,
                    **series_style(i))
     best = table[front].sort_values(x)
     ax.plot(best[x], best[y], "k-", lw=1, marker="o", mfc="none", ms=10, label="Pareto front")
-    _label_points(ax, best[x].values, best[y].values, best.subnet.values)
+    names = best.subnet.astype(str).tolist()
+    of = {i: label for label, group in series for i in group.index}
+    names = [f"{n} ({of[i]})" if label and names.count(n) > 1 else n  # a sub-net twice
+             for n, i, label in zip(names, best.index, [of[i] for i in best.index],
+                                    strict=True)]
+    _label_points(ax, best[x].values, best[y].values, names)
     log_axis(ax, "x", table[x].values)
     ax.margins(x=0.12, y=0.12)
     ax.set_xlabel(xlabel)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -39,17 +40,16 @@ def demo_block(demo_dir: str | Path) -> str:
     subnets = pd.read_csv(demo / "subnets.csv")
     front = pareto_front(subnets, "energy_per_image_uj", "top1_pim")
     images = int(subnets.images.iloc[0])
-    return "\n".join([
-        "```", TITLE, table.to_string(index=False, float_format="{:.4g}".format), "```",
-        f"(`top1_pim`: fraction of the {images} test images classified right by bit-serial "
-        "PIM inference; `latency_ns`: simulated PIM latency per image; `energy_uj_*`: "
-        "simulated 8-bit energy per image on each memory type. Training: "
-        f"{EPOCHS} epochs, MAC budgets {', '.join(map(str, BUDGETS))}. The measured CPU "
-        "latency per image is in `latency.csv`, not here: it changes from run to run.)", "",
-        f"The energy-accuracy Pareto front of the SOT-MRAM chip holds {len(front)} of the "
-        f"{len(subnets)} sub-nets ({', '.join(front.subnet)}): each step up in width buys "
-        "accuracy with energy.",
-    ])
+    legend = (f"(`top1_pim`: fraction of the {images} test images classified right by "
+              "bit-serial PIM inference; `latency_ns`: simulated PIM latency per image; "
+              "`energy_uj_*`: simulated 8-bit energy per image on each memory type. Training: "
+              f"{EPOCHS} epochs, MAC budgets {', '.join(map(str, BUDGETS))}. The measured CPU "
+              "latency per image is in `latency.csv`, not here: it changes from run to run.)")
+    front_text = (f"The energy-accuracy Pareto front of the SOT-MRAM chip holds {len(front)} "
+                  f"of the {len(subnets)} sub-nets ({', '.join(front.subnet)}): each step up "
+                  "in width buys accuracy with energy.")
+    return "\n".join(["```", TITLE, table.to_string(index=False, float_format="{:.4g}".format),
+                      "```", textwrap.fill(legend, 95), "", textwrap.fill(front_text, 95)])
 
 
 def _replace_block(readme: str, block: str, where: str) -> str:
