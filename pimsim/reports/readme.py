@@ -2,10 +2,11 @@
 
 ``python -m pimsim.reports.readme [--demo reports/demo]`` (after ``make demo``) rewrites the
 README between the ``<!-- demo:begin -->`` and ``<!-- demo:end -->`` markers and copies the
-demo's CSVs, ``summary.md`` and figures into ``reports/example/``; ``--check`` writes nothing
-and exits 1 listing what differs. The comparison covers the README block, ``summary.md`` and
-every CSV cell except measured wall-clock columns (:data:`MEASURED`: they change from run to
-run); figures are copied but not compared (their bytes depend on the matplotlib version).
+demo's deterministic CSVs, ``summary.md`` and figures into ``reports/example/`` (not the
+measured ``latency.csv``: wall-clock times change with the machine and its load);
+``--check`` writes nothing and exits 1 listing what differs. The comparison covers the README
+block, ``summary.md`` and every cell of the copied CSVs; figures are copied but not compared
+(their bytes depend on the matplotlib version).
 """
 
 from __future__ import annotations
@@ -23,14 +24,12 @@ from pimsim.reports.demo import BUDGETS, EPOCHS, TITLE, demo_table
 from pimsim.reports.pareto import pareto_front
 
 BEGIN, END = "<!-- demo:begin -->", "<!-- demo:end -->"
-CSVS = ("subnets.csv", "layers.csv", "sweep.csv", "latency.csv")
+# What is copied: the deterministic outputs. The measured latency (latency.csv and its figure)
+# is left out: it depends on the machine and its load, so a committed copy would mislead.
+CSVS = ("subnets.csv", "layers.csv", "sweep.csv")
 TEXTS = ("summary.md",)
 FIGURES = ("pareto.png", "pareto.svg", "latency_accuracy.png", "technology.png",
-           "layer_energy.png", "area_memory.png", "measured_latency.png")
-# latency.csv columns measured by the clock (excluded from the comparison)
-MEASURED = ("threads", "repeats", "latency_per_batch_ms", "latency_per_image_ms",
-            "latency_min_per_batch_ms", "latency_max_per_batch_ms", "latency_iqr_per_batch_ms",
-            "spread", "noisy")
+           "layer_energy.png", "area_memory.png")
 
 
 def demo_block(demo_dir: str | Path) -> str:
@@ -60,11 +59,6 @@ def _replace_block(readme: str, block: str, where: str) -> str:
     return f"{head}{BEGIN}\n{block}\n{END}{tail}"
 
 
-def _comparable(path: Path) -> pd.DataFrame:
-    table = pd.read_csv(path)
-    return table.drop(columns=[c for c in MEASURED if c in table.columns])
-
-
 def differences(demo_dir: str | Path, readme: str | Path = "README.md",
                 example: str | Path = "reports/example") -> list[str]:
     """What the committed README and example folder lack from the demo folder (empty: they
@@ -78,10 +72,8 @@ def differences(demo_dir: str | Path, readme: str | Path = "README.md",
         if not (example / name).is_file():
             found.append(f"{example / name}: missing")
             continue
-        want, have = _comparable(demo / name), _comparable(example / name)
-        if not have.equals(want):
-            found.append(f"{example / name}: differs from {demo / name} (measured columns "
-                         "excluded)")
+        if not pd.read_csv(example / name).equals(pd.read_csv(demo / name)):
+            found.append(f"{example / name}: differs from {demo / name}")
     for name in TEXTS:
         if not (example / name).is_file() or (example / name).read_text() != \
                 (demo / name).read_text():
