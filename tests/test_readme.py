@@ -1,8 +1,11 @@
 """The README's commands and Python snippet run as written, and its demo table and
 reports/example/ are what the code produces (measured wall-clock columns excluded)."""
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,6 @@ import pytest
 from pimsim.commands import main
 from pimsim.errors import PimsimError
 from pimsim.reports import readme
-from pimsim.reports.demo import run_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -59,6 +61,10 @@ def test_readme_commands_then_snippet_twice(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.slow
 def test_committed_readme_and_example_equal_a_fresh_demo(tmp_path):
-    run_demo(tmp_path / "demo", quiet=True)
+    """``pimsim demo`` in its own process, as ``make demo`` runs it (torch's default thread
+    count, not the one-thread setting of the tests' conftest)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-m", "pimsim", "demo", "--out", str(tmp_path / "demo"),
+                    "--quiet"], check=True, env=env, capture_output=True)
     assert readme.differences(tmp_path / "demo", README, ROOT / "reports" / "example") == [], \
         "regenerate: make demo && python -m pimsim.reports.readme"
