@@ -112,11 +112,10 @@ def plot_tradeoff(table: pd.DataFrame, x: str, xlabel: str, y: str, ylabel: str,
                    **series_style(i))
     best = table[front].sort_values(x)
     ax.plot(best[x], best[y], "k-", lw=1, marker="o", mfc="none", ms=10, label="Pareto front")
-    names = best.subnet.astype(str).tolist()
     of = {i: label for label, group in series for i in group.index}
-    names = [f"{n} ({of[i]})" if label and names.count(n) > 1 else n  # a sub-net twice
-             for n, i, label in zip(names, best.index, [of[i] for i in best.index],
-                                    strict=True)]
+    subnets = best.subnet.astype(str).tolist()
+    names = [f"{n} ({of[i]})" if of[i] and subnets.count(n) > 1 else n  # a sub-net twice
+             for n, i in zip(subnets, best.index, strict=True)]
     _label_points(ax, best[x].values, best[y].values, names)
     log_axis(ax, "x", table[x].values)
     ax.margins(x=0.12, y=0.12)
