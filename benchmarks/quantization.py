@@ -60,9 +60,9 @@ def main() -> None:
         train(qat, data, args.qat_epochs, args.qat_lr, f"qat{bits}")
         print(f"QAT {bits}-bit fine-tuning: {time.perf_counter() - t0:.0f} s")
         tables.append(compare_subnets(qat.eval(), data, float_top1)[0].assign(method="QAT"))
-    table = pd.concat(tables)[["method", "bits", "subnet", "float_top1", "fakequant_top1",
-                               "int_top1", "delta_points", "agreement", "max_logit_steps"]]
-    for col in ("float_top1", "fakequant_top1", "int_top1", "agreement"):
+    table = pd.concat(tables)[["method", "bits", "subnet", "top1_float", "top1_fakequant",
+                               "top1_int", "delta_points", "agreement", "max_logit_steps"]]
+    for col in ("top1_float", "top1_fakequant", "top1_int", "agreement"):
         table[col] = 100 * table[col]
     print(table.to_string(index=False, float_format="{:.2f}".format))
     print(f"total: {time.perf_counter() - start:.0f} s (top-1, delta and agreement in %)")

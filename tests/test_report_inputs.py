@@ -18,7 +18,8 @@ from pimsim.reports.pareto import pareto_front, select_within_budget
 from pimsim.reports.tables import read_table, require_columns
 from tests.conftest import exit_code
 
-LATENCY = "subnet,device,batch,median_ms,top1\nw1,cpu,1,2.0,0.9\nw0.5,cpu,1,1.0,0.8\n"
+LATENCY = ("subnet,compute_device,batch,latency_per_image_ms,top1_float\nw1,cpu,1,2.0,0.9\n"
+           "w0.5,cpu,1,1.0,0.8\n")
 SUBNETS = ("subnet,macs,energy_per_image_uj,latency_ns,top1_pim,area_mm2,family_area_mm2,"
            "weight_bits\nw1,1000,2.0,50,0.9,1.0,2.0,800\nw0.5,300,1.0,20,0.8,0.5,2.0,200\n")
 
@@ -41,11 +42,13 @@ def _one_line_error(capsys, argv: list[str], *expected: str) -> str:
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("name,score\na,1\n", "latency.csv: column 'median_ms': missing"),  # foreign
-    ("subnet,device,batch,median_ms,top1\n", "latency.csv: no rows"),  # header only
-    (LATENCY.replace("2.0", "fast"), "column 'median_ms': row 1: 'fast' is not a finite number"),
-    (LATENCY.replace("0.8", ""), "column 'top1': row 2: nan is not a finite number"),
-    (LATENCY.replace("2.0", "inf"), "column 'median_ms': row 1: inf is not a finite number"),
+    ("name,score\na,1\n", "latency.csv: column 'latency_per_image_ms': missing"),  # foreign
+    (LATENCY.split("\n")[0] + "\n", "latency.csv: no rows"),  # header only
+    (LATENCY.replace("2.0", "fast"),
+     "column 'latency_per_image_ms': row 1: 'fast' is not a finite number"),
+    (LATENCY.replace("0.8", ""), "column 'top1_float': row 2: nan is not a finite number"),
+    (LATENCY.replace("2.0", "inf"),
+     "column 'latency_per_image_ms': row 1: inf is not a finite number"),
     (LATENCY.replace("w0.5", ""), "column 'subnet': row 2: empty"),
     ("", "latency.csv: not a readable CSV (EmptyDataError)"),
 ])
@@ -57,7 +60,7 @@ def test_select_names_the_file_and_column(tmp_path, capsys, text, expected):
 def test_select_on_a_good_table_and_a_nan_budget(tmp_path, capsys):
     folder = _folder(tmp_path, latency=LATENCY, subnets=SUBNETS)
     assert exit_code(["select", str(folder), "--budget-ms", "1.5"]) == 0
-    assert capsys.readouterr().out.startswith("w0.5: top1 80.00 %")
+    assert capsys.readouterr().out.startswith("w0.5: top1_float 80.00 %")
     assert exit_code(["select", str(folder), "--budget-uj", "5"]) == 0
     assert capsys.readouterr().out.startswith("w1: top1_pim 90.00 %")
     _one_line_error(capsys, ["select", str(folder), "--budget-ms", "nan"],
@@ -66,8 +69,8 @@ def test_select_on_a_good_table_and_a_nan_budget(tmp_path, capsys):
 
 def test_plot_of_an_all_infeasible_sweep_is_a_one_line_error(tmp_path, capsys):
     sweep = ("subnet,bits,technology,infeasible,macs,energy_per_image_uj,latency_ns\n"
-             "w1,8,sot_mram,the chip has 128 sub-arrays,1000,,\n"
-             "w0.5,8,sot_mram,the chip has 128 sub-arrays,300,,\n")
+             "w1,8,sot_mram_45nm,the chip has 128 sub-arrays,1000,,\n"
+             "w0.5,8,sot_mram_45nm,the chip has 128 sub-arrays,300,,\n")
     folder = _folder(tmp_path, sweep=sweep)
     _one_line_error(capsys, ["plot", str(folder)],
                     "sweep.csv: every point is infeasible (first: the chip has 128")
@@ -94,7 +97,7 @@ def test_plot_skips_only_the_figure_it_cannot_draw(tmp_path, capsys):
     drawn = {Path(line).stem for line in captured.out.split()}
     assert drawn == {"pareto", "latency_accuracy", "area_memory"}
     assert captured.err.strip() == ("note: skipped measured_latency: "
-                                    f"{folder / 'latency.csv'}: column 'top1': row 1: "
+                                    f"{folder / 'latency.csv'}: column 'top1_float': row 1: "
                                     "'high' is not a finite number")
 
 
@@ -115,9 +118,10 @@ def test_read_table_and_require_columns():
 
 # -- fuzz: random CSVs ---------------------------------------------------------------------
 
-REAL = ["subnet", "top1", "top1_pim", "median_ms", "energy_per_image_uj", "latency_ns", "macs",
-        "infeasible", "technology", "bits", "area_mm2", "family_area_mm2", "weight_bits",
-        "layer", "device", "batch", "chip.rows", "energy_and2_pj", "energy_bus_pj"]
+REAL = ["subnet", "top1_float", "top1_pim", "latency_per_image_ms", "energy_per_image_uj",
+        "latency_ns", "macs", "infeasible", "technology", "bits", "area_mm2", "family_area_mm2",
+        "weight_bits", "layer", "compute_device", "batch", "memory_type", "chip.rows",
+        "energy_and2_pj", "energy_bus_pj"]
 CELLS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.floats(0.01, 1e6).map(repr),
@@ -130,8 +134,9 @@ TABLES = st.lists(st.sampled_from(REAL + ["name", "score", ""]), min_size=0, max
                       st.just(cols), st.lists(st.lists(CELLS, min_size=len(cols),
                                                        max_size=len(cols)), max_size=5)))
 
-TEXT = {"subnet": ["w1", "w0.5", "w0.25"], "technology": ["sot_mram", "sram"],
-        "layer": ["conv1", "fc"], "device": ["cpu"], "infeasible": ["", "", "too big"]}
+TEXT = {"subnet": ["w1", "w0.5", "w0.25"], "technology": ["sot_mram_45nm", "sram_45nm"],
+        "memory_type": ["sot_mram", "sram"], "layer": ["conv1", "fc"], "compute_device": ["cpu"],
+        "infeasible": ["", "", "too big"]}
 
 
 def _cell(column: str) -> st.SearchStrategy[str]:
@@ -171,8 +176,8 @@ def _draw_only(fig, out, name):
 @settings(max_examples=50, deadline=None)
 @given(table=st.one_of(NEAR_VALID, TABLES, st.text(max_size=40)),
        budget=st.floats(allow_nan=True, allow_infinity=True),
-       cost=st.sampled_from(["median_ms", "energy_per_image_uj"]),
-       value=st.sampled_from(["top1", "top1_pim"]))
+       cost=st.sampled_from(["latency_per_image_ms", "energy_per_image_uj"]),
+       value=st.sampled_from(["top1_float", "top1_pim"]))
 def test_fuzz_read_table_and_select(table, budget, cost, value):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "t.csv"
@@ -227,9 +232,11 @@ def test_runtime_switching_checks_its_table():
     model = DynamicNet("resnet20", 10, 1, [SubnetSpec.uniform(1.0), SubnetSpec.uniform(0.25)])
     with pytest.raises(PimsimError, match="^table: column 'subnet': missing$"):
         DynamicRunner(model, pd.DataFrame({"name": ["w1"]}))
-    table = pd.DataFrame({"subnet": ["w1", "w0.25"], "top1": [0.98, 0.95],
-                          "median_ms": [2.0, "slow"], "energy_per_image_uj": [3.0, 1.0]})
+    table = pd.DataFrame({"subnet": ["w1", "w0.25"], "top1_float": [0.98, 0.95],
+                          "latency_per_image_ms": [2.0, "slow"],
+                          "energy_per_image_uj": [3.0, 1.0]})
     runner = DynamicRunner(model, table)
     assert runner.set_budget(energy_uj=2) == "w0.25"
-    with pytest.raises(PimsimError, match="column 'median_ms': row 2: 'slow' is not a finite"):
+    with pytest.raises(PimsimError,
+                       match="column 'latency_per_image_ms': row 2: 'slow' is not a finite"):
         runner.set_budget(latency_ms=5, energy_uj=2)

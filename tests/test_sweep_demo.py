@@ -100,11 +100,11 @@ def test_demo_writes_consistent_results(tmp_path):
     subnets = pd.read_csv(tmp_path / "subnets.csv").set_index("subnet")
     sweep = pd.read_csv(tmp_path / "sweep.csv")
     latency = pd.read_csv(tmp_path / "latency.csv").set_index("subnet")
-    sot8 = sweep[(sweep.technology == "sot_mram") & (sweep.bits == 8)].set_index("subnet")
+    sot8 = sweep[(sweep.memory_type == "sot_mram") & (sweep.bits == 8)].set_index("subnet")
     assert len(sot8) == 4 and set(sot8.index) == set(subnets.index) == set(latency.index)
     for name in subnets.index:
         assert sot8.energy_pj[name] == pytest.approx(subnets.energy_pj[name], rel=1e-12)
-        assert sot8.top1[name] == subnets.top1_pim[name] == latency.top1[name]
+        assert sot8.top1_int[name] == subnets.top1_pim[name] == latency.top1_pim[name]
     assert list(table.subnet) == list(subnets.index)
 
 
@@ -113,10 +113,11 @@ def test_latency_and_runtime_switching():
     model = DynamicNet("resnet20", 10, 1, specs)
     lat = measure_latency(model, (8, 8), "cpu", batch=2, repeats=3, warmup=1)
     assert list(lat.subnet) == ["w1", "w0.25"]
-    assert (lat.per_image_ms == lat.median_ms / 2).all() and (lat.iqr_ms >= 0).all()
-    assert (lat.median_ms > 0).all() and (lat.batch == 2).all()
-    table = pd.DataFrame({"subnet": ["w1", "w0.25"], "top1": [0.98, 0.95],
-                          "median_ms": [2.0, 1.0], "energy_per_image_uj": [3.0, 1.0]})
+    assert (lat.latency_per_image_ms == lat.latency_per_batch_ms / 2).all()
+    assert (lat.latency_iqr_per_batch_ms >= 0).all() and (lat.compute_device == "cpu").all()
+    assert (lat.latency_per_batch_ms > 0).all() and (lat.batch == 2).all()
+    table = pd.DataFrame({"subnet": ["w1", "w0.25"], "top1_float": [0.98, 0.95],
+                          "latency_per_image_ms": [2.0, 1.0], "energy_per_image_uj": [3.0, 1.0]})
     runner = DynamicRunner(model, table)
     assert runner.set_budget(latency_ms=1.5) == "w0.25" and model.active.name == "w0.25"
     assert runner.set_budget(latency_ms=5) == "w1" and model.active.name == "w1"

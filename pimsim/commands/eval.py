@@ -37,6 +37,7 @@ def _run(args: argparse.Namespace) -> None:
     from pimsim.data import dataset_of_checkpoint
     from pimsim.io import write_atomic
     from pimsim.network import load_specs
+    from pimsim.quantize.qat import quantization_bits
     from pimsim.train import evaluate_subnets, load_checkpoint, recalibrate_bn
 
     model, meta = load_checkpoint(args.checkpoint)
@@ -49,4 +50,8 @@ def _run(args: argparse.Namespace) -> None:
     table = evaluate_subnets(model, data, limit=args.limit)
     if args.out:
         write_atomic(args.out, lambda p: table.to_csv(p, index=False))
+    bits = quantization_bits(model)
+    ran = f"the {bits}-bit fake-quantized model (QAT)" if bits else "the float model"
+    print(f"top1: test-split accuracy of {ran}; pimsim simulate's top1_pim is the integer "
+          "model on bit-serial PIM")
     print_top1_table(table)

@@ -52,15 +52,16 @@ def _run(args: argparse.Namespace) -> None:
     if have is None:
         if args.bits is None:
             raise PimsimError(f"--bits: required: {args.checkpoint} holds a float model")
-        float_top1 = dict(evaluate_subnets(model, data)[["subnet", "top1"]].values)
+        top1_float = dict(evaluate_subnets(model, data).rename(
+            columns={"top1": "top1_float"})[["subnet", "top1_float"]].values)
         prepare_qat(model, args.bits)
         calibrate_subnets(model, data, args.calib_batches)
     else:
         if args.bits not in (None, have):
             raise PimsimError(f"--bits: {args.checkpoint} was trained at {have} bits, "
                               f"not {args.bits}")
-        float_top1 = {s.name: float("nan") for s in model.subnets}
-    table, graphs = compare_subnets(model.eval(), data, float_top1)
+        top1_float = {s.name: float("nan") for s in model.subnets}
+    table, graphs = compare_subnets(model.eval(), data, top1_float)
 
     def export(tmp: Path) -> None:  # all or nothing: a failure leaves no half-exported folder
         for name, graph in graphs.items():

@@ -86,6 +86,9 @@ def _simulate(args: argparse.Namespace, cfg: SimulateConfig) -> None:
     cols = [c for c in ("subnet", "bits", "macs", "top1_pim", "energy_per_image_uj",
                         "latency_ns", "tops_per_w", "area_mm2") if c in sim.subnets]
     print(sim.subnets[cols].to_string(index=False, float_format="{:.4g}".format))
+    if "top1_pim" in cols:
+        print("top1_pim: test-split accuracy of the integer model on bit-serial PIM (pimsim "
+              "eval shows the float or fake-quantized model)")
     print(f"results in {out}/")
 
 

@@ -28,9 +28,9 @@ def calibrate_subnets(model: DynamicNet, data: Dataset, batches: int = 4,
 
 @torch.no_grad()
 def compare_subnets(model: DynamicNet, data: Dataset,
-                    float_top1: dict[str, float]) -> tuple[pd.DataFrame, dict[str, IntGraph]]:
-    """One row per sub-net of a quantized model: ``float_top1``, ``fakequant_top1`` and
-    ``int_top1`` (fractions), ``delta_points`` (integer minus float, in percentage points),
+                    top1_float: dict[str, float]) -> tuple[pd.DataFrame, dict[str, IntGraph]]:
+    """One row per sub-net of a quantized model: ``top1_float``, ``top1_fakequant`` and
+    ``top1_int`` (fractions), ``delta_points`` (integer minus float, in percentage points),
     ``agreement`` (fraction of test images where integer and fake-quantized top-1 agree) and
     ``max_logit_steps`` (largest logit difference, in output quantization steps). The
     fake-quantized model runs in float64. Also returns each sub-net's ``IntGraph``."""
@@ -45,11 +45,11 @@ def compare_subnets(model: DynamicNet, data: Dataset,
         q_int = np.concatenate([graph.run_int(graph.quantize_input(x[i:i + 512].numpy()))
                                 for i in range(0, len(x), 512)])
         step = graph.layer(graph.output).out_scale
-        int_top1 = float((q_int.argmax(1) == labels).mean())
-        rows.append({"subnet": spec.name, "bits": bits, "float_top1": float_top1[spec.name],
-                     "fakequant_top1": float((fake.argmax(1) == labels).mean()),
-                     "int_top1": int_top1,
-                     "delta_points": 100 * (int_top1 - float_top1[spec.name]),
+        top1_int = float((q_int.argmax(1) == labels).mean())
+        rows.append({"subnet": spec.name, "bits": bits, "top1_float": top1_float[spec.name],
+                     "top1_fakequant": float((fake.argmax(1) == labels).mean()),
+                     "top1_int": top1_int,
+                     "delta_points": 100 * (top1_int - top1_float[spec.name]),
                      "agreement": float((fake.argmax(1) == q_int.argmax(1)).mean()),
                      "max_logit_steps": int(np.abs(np.rint(fake / step) - q_int).max())})
         graphs[spec.name] = graph

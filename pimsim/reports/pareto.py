@@ -8,7 +8,19 @@ import numpy as np
 import pandas as pd
 
 from pimsim.errors import PimsimError
-from pimsim.reports.tables import require_columns
+from pimsim.reports.tables import require_columns, source
+
+# Accuracy columns, the one the hardware delivers first (the column vocabulary, columns.py).
+ACCURACY_COLUMNS = ("top1_pim", "top1_int", "top1_fakequant", "top1_float")
+
+
+def accuracy_column(table: pd.DataFrame) -> str:
+    """The first of :data:`ACCURACY_COLUMNS` that ``table`` has; one-line error if none."""
+    for column in ACCURACY_COLUMNS:
+        if column in table.columns:
+            return column
+    raise PimsimError(f"{source(table)}: no accuracy column (one of "
+                      f"{', '.join(ACCURACY_COLUMNS)})")
 
 
 def pareto_mask(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -33,13 +45,16 @@ def pareto_front(table: pd.DataFrame, cost: str, value: str) -> pd.DataFrame:
 
 
 def select_within_budget(table: pd.DataFrame, budget: float, cost: str,
-                         value: str = "top1") -> pd.Series:
-    """The row with the highest ``value`` among those with ``cost <= budget`` (ties: the
-    cheaper one). One-line error when none fits, and (naming the file) when ``subnet``,
-    ``cost`` or ``value`` is missing, not a finite number, or the table has no row."""
+                         value: str | None = None) -> pd.Series:
+    """The row with the highest ``value`` (default: :func:`accuracy_column`) among those with
+    ``cost <= budget`` (ties: the cheaper one). One-line error when none fits, and (naming the
+    file) when ``subnet``, ``cost`` or ``value`` is missing, not a finite number, or the table
+    has no row."""
     if not math.isfinite(budget):
         raise PimsimError(f"budget: must be a finite number, got {budget}")
-    table = require_columns(table, numeric=(cost, value), text=("subnet",))
+    table = require_columns(table, numeric=(cost,), text=("subnet",))
+    value = value or accuracy_column(table)
+    table = require_columns(table, numeric=(value,))
     fits = table[table[cost] <= budget]
     if fits.empty:
         raise PimsimError(f"budget: no sub-net fits {budget:g} ({cost}); "

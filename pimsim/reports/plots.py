@@ -9,6 +9,7 @@ sub-net) and ``technology`` (energy per image by technology and sub-net).
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ import pandas as pd  # noqa: E402
 from pimsim.errors import PimsimError  # noqa: E402
 from pimsim.io import write_atomic  # noqa: E402
 from pimsim.mapper.cost import EVENTS, energy_column  # noqa: E402
-from pimsim.reports.pareto import pareto_mask  # noqa: E402
+from pimsim.reports.pareto import ACCURACY_COLUMNS, pareto_mask  # noqa: E402
 from pimsim.reports.tables import read_table, require_columns, source  # noqa: E402
 
 FORMATS = ("png", "svg")
@@ -54,52 +55,96 @@ def _series(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     out = []
     for values, group in table.groupby(keys, sort=True):
         values = values if isinstance(values, tuple) else (values,)
-        out.append((", ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True)), group))
+        named = {"technology": "{v}", "bits": "{v} bit"}
+        out.append((", ".join(named.get(k, "{k}={v}").format(k=k, v=v)
+                              for k, v in zip(keys, values, strict=True)), group))
     return out
 
 
+# Series style: colour i mod 10, marker i mod 7 (coprime), so 70 series stay distinct.
+COLOURS = matplotlib.colormaps["tab10"].colors
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def series_style(i: int) -> dict:
+    """Colour and marker of the ``i``-th series."""
+    return {"color": COLOURS[i % len(COLOURS)], "marker": MARKERS[i % len(MARKERS)]}
+
+
 def _label_points(ax, xs, ys, names) -> None:
-    """Label points with alternating offsets so neighbours do not overlap."""
-    for i, (x, y, name) in enumerate(sorted(zip(xs, ys, names, strict=True))):
-        ax.annotate(name, (x, y), xytext=(6, 8 if i % 2 == 0 else -12),
-                    textcoords="offset points", fontsize=7)
+    """Label the front's points above and left of each: a front rises to the right, so the
+    labels clear the neighbouring front points and the other series' points beside them."""
+    for x, y, name in zip(xs, ys, names, strict=True):
+        ax.annotate(name, (x, y), xytext=(-5, 6), textcoords="offset points", fontsize=7,
+                    ha="right", va="bottom")
+
+
+def log_axis(ax, which: str, values) -> None:
+    """Log scale with plain numbers: decades labelled, and the 2 and 5 between them too when
+    the data span less than two decades (otherwise a decade would hold one label or none)."""
+    lo, hi = float(min(values)), float(max(values))
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    few = hi / lo < 100
+
+    def minor(v: float, _pos: int) -> str:
+        mantissa = v / 10 ** math.floor(math.log10(v) + 1e-9)
+        return f"{v:g}" if few and any(abs(mantissa - m) < 1e-6 for m in (2, 5)) else ""
+
+    axis.set_major_locator(matplotlib.ticker.LogLocator(base=10))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(matplotlib.ticker.LogLocator(base=10, subs=tuple(range(2, 10))))
+    axis.set_minor_formatter(matplotlib.ticker.FuncFormatter(minor))
+    axis.set_tick_params(which="both", labelsize=8)
 
 
 def plot_tradeoff(table: pd.DataFrame, x: str, xlabel: str, y: str, ylabel: str, out: Path,
                   name: str, title: str) -> list[Path]:
-    """Scatter of every series; the non-dominated points (min x, max y) joined and labelled."""
+    """Scatter of every series (distinct colour and marker); the non-dominated points (min x,
+    max y) joined and labelled; x on a log axis."""
     table = table[table[x].notna()]
     front = pareto_mask(table[x].values, table[y].values)
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    for label, group in _series(table):
-        ax.scatter(group[x], group[y], s=18, alpha=0.6, label=label or "sub-nets")
+    series = _series(table)
+    many = len(series) > 8  # legend under the axes, in columns
+    fig, ax = plt.subplots(figsize=(8, 4.2 + 0.16 * len(series) if many else 4.2))
+    for i, (label, group) in enumerate(series):
+        ax.scatter(group[x], group[y], s=22, alpha=0.75, label=label or "sub-nets",
+                   **series_style(i))
     best = table[front].sort_values(x)
-    ax.plot(best[x], best[y], "k-", lw=1, marker="o", mfc="none", ms=9, label="Pareto front")
-    _label_points(ax, best[x].values, best[y].values, best.subnet.values)
-    ax.set_xscale("log")
-    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
-    ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.plot(best[x], best[y], "k-", lw=1, marker="o", mfc="none", ms=10, label="Pareto front")
+    of = {i: label for label, group in series for i in group.index}
+    subnets = best.subnet.astype(str).tolist()
+    names = [f"{n} ({of[i]})" if of[i] and subnets.count(n) > 1 else n  # a sub-net twice
+             for n, i in zip(subnets, best.index, strict=True)]
+    _label_points(ax, best[x].values, best[y].values, names)
+    log_axis(ax, "x", table[x].values)
     ax.margins(x=0.12, y=0.12)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    if many:
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+                  borderaxespad=0)
+    else:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return _save(fig, out, name)
 
 
 def plot_area_memory(subnets: pd.DataFrame, out: Path) -> list[Path]:
     s = subnets.sort_values("macs")
     fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.4))
-    a.bar(s.subnet, s.area_mm2, color="tab:blue")
+    bars = a.bar(s.subnet, s.area_mm2, color=COLOURS[0])
+    a.bar_label(bars, fmt="%.3g", fontsize=7)
     a.set_ylabel("area used (mm$^2$)")
     a.set_title(f"family chip area {s.family_area_mm2.iloc[0]:.2f} mm$^2$", fontsize=9)
-    b.bar(s.subnet, s.weight_bits / 8 / 1024, color="tab:orange")
+    bars = b.bar(s.subnet, s.weight_bits / 8 / 1024, color=COLOURS[1])
+    b.bar_label(bars, fmt="%.3g", fontsize=7)
     b.set_ylabel("weight memory (KiB)")
     for axis in (a, b):
         axis.set_xlabel("sub-net (narrow to wide)")
         axis.tick_params(axis="x", rotation=30, labelsize=8)
+        axis.margins(y=0.12)
     return _save(fig, out, "area_memory")
 
 
@@ -124,7 +169,11 @@ def plot_technology(table: pd.DataFrame, out: Path) -> list[Path]:
     t = table[table.energy_per_image_uj.notna()]
     pivot = t.groupby(["subnet", "technology"]).energy_per_image_uj.min().unstack()
     pivot = pivot.loc[t.groupby("subnet").macs.first().sort_values().index]
-    ax = pivot.plot.bar(figsize=(6.5, 4), logy=True, rot=0)
+    ax = pivot.plot.bar(figsize=(7, 4), rot=0, width=0.8,
+                        color=[COLOURS[i % len(COLOURS)] for i in range(pivot.shape[1])])
+    for bars in ax.containers:
+        ax.bar_label(bars, fmt="%.3g", fontsize=6, rotation=90, padding=2)
+    ax.margins(y=0.15)
     ax.set_xlabel("sub-net (narrow to wide)")
     ax.set_ylabel("energy per image (uJ, best over the sweep)")
     ax.set_title("SOT-MRAM vs STT-MRAM vs SRAM", fontsize=10)
@@ -168,17 +217,18 @@ def _figures(tables: dict[str, pd.DataFrame], out: Path) -> list[tuple[str, Call
     figures: list[tuple[str, Callable]] = []
     main = tables.get("sweep", tables.get("subnets"))
     if main is not None:
-        acc = next((c for c in ("top1_pim", "top1", "top1_int") if c in main.columns), None)
+        acc = next((c for c in ACCURACY_COLUMNS if c in main.columns), None)
         energy = ("energy_per_image_uj", "energy_per_image_uj", 1)
         if acc is not None:
             top1 = ("top1_pct", acc, 100)
             figures += [
                 ("pareto", lambda: _trade(main, energy, top1, "energy per image (uJ)",
-                                          "top-1 accuracy (%)", out, "pareto",
+                                          f"top-1 accuracy (%, {acc})", out, "pareto",
                                           "energy-accuracy trade-off")),
                 ("latency_accuracy", lambda: _trade(
                     main, ("latency_ms", "latency_ns", 1e-6), top1,
-                    "PIM latency per image (ms)", "top-1 accuracy (%)", out, "latency_accuracy",
+                    "PIM latency per image (ms)", f"top-1 accuracy (%, {acc})", out,
+                    "latency_accuracy",
                     "latency-accuracy trade-off"))]
         else:
             figures.append(("pareto", lambda: _trade(
@@ -197,13 +247,17 @@ def _figures(tables: dict[str, pd.DataFrame], out: Path) -> list[tuple[str, Call
         kinds = tuple(k for k in ENERGY_KINDS if k in layers.columns)
         figures.append(("layer_energy", lambda: plot_layer_energy(require_columns(
             layers, numeric=("macs", *kinds), text=("subnet", "layer")), out)))
-    if "latency" in tables and "top1" in tables["latency"].columns:
+    lat_acc = next((c for c in ACCURACY_COLUMNS if c in tables.get("latency", {})), None)
+    if lat_acc is not None:
         def measured() -> list[Path]:
-            lat = require_columns(tables["latency"], numeric=("median_ms", "top1"),
-                                  text=("subnet", "device", "batch"))
-            return plot_tradeoff(lat, "median_ms", "measured latency per batch (ms)", "top1",
-                                 "top-1 accuracy", out, "measured_latency",
-                                 f"measured on {lat.device.iloc[0]}, batch {lat.batch.iloc[0]}")
+            lat = require_columns(tables["latency"],
+                                  numeric=("latency_per_image_ms", lat_acc),
+                                  text=("subnet", "compute_device", "batch"))
+            lat = lat.assign(top1_pct=100 * lat[lat_acc])
+            return plot_tradeoff(lat, "latency_per_image_ms", "measured latency per image (ms)",
+                                 "top1_pct", f"top-1 accuracy (%, {lat_acc})", out,
+                                 "measured_latency", f"measured on {lat.compute_device.iloc[0]}"
+                                 f", batch {lat.batch.iloc[0]}")
         figures.append(("measured_latency", measured))
     return figures
 

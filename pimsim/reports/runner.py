@@ -7,23 +7,26 @@ from torch import Tensor
 
 from pimsim.errors import PimsimError
 from pimsim.network import DynamicNet
-from pimsim.reports.pareto import select_within_budget
+from pimsim.reports.pareto import accuracy_column, select_within_budget
 from pimsim.reports.tables import require_columns
 
 
 class DynamicRunner:
     """Runs ``model`` in the most accurate sub-net that fits the current budget.
 
-    ``table`` has one row per sub-net with ``subnet``, an accuracy column (``top1``) and the
-    cost columns budgets refer to (``median_ms`` measured by ``pimsim latency``,
+    ``table`` has one row per sub-net with ``subnet``, an accuracy column (``accuracy``;
+    default: the first of ``top1_pim``, ``top1_int``, ``top1_fakequant``, ``top1_float``) and
+    the cost columns budgets refer to (``latency_per_image_ms`` measured by ``pimsim latency``,
     ``energy_per_image_uj`` simulated by ``pimsim simulate``). Switching is
     ``model.set_subnet``: no weight is copied or reloaded.
     """
 
-    COSTS = {"latency_ms": "median_ms", "energy_uj": "energy_per_image_uj"}
+    COSTS = {"latency_ms": "latency_per_image_ms", "energy_uj": "energy_per_image_uj"}
 
-    def __init__(self, model: DynamicNet, table: pd.DataFrame, accuracy: str = "top1") -> None:
+    def __init__(self, model: DynamicNet, table: pd.DataFrame,
+                 accuracy: str | None = None) -> None:
         table = require_columns(table, text=("subnet",))
+        accuracy = accuracy or accuracy_column(table)
         missing = {n for n in table.subnet} - {s.name for s in model.subnets}
         if missing:
             raise PimsimError(f"table: sub-net {sorted(missing)[0]!r} is not in the model")
@@ -31,7 +34,8 @@ class DynamicRunner:
         self.model.eval()
 
     def set_budget(self, latency_ms: float | None = None, energy_uj: float | None = None) -> str:
-        """Switch to the most accurate sub-net within every given budget; returns its name."""
+        """Switch to the most accurate sub-net within every given budget (``latency_ms`` per
+        image, ``energy_uj`` per image); returns its name."""
         budgets = {"latency_ms": latency_ms, "energy_uj": energy_uj}
         given = {k: v for k, v in budgets.items() if v is not None}
         if not given:

@@ -169,10 +169,11 @@ def folder_lock(folder: Path) -> Iterator[None]:
 def _evaluate(point, family: dict[str, list[GemmLayer]], mapping: str,
               accuracy: dict[str, float] | None) -> pd.DataFrame:
     bits, device, overrides = point
-    names = {"device": device, "technology": "", "mapping": mapping}
+    names = {"technology": device, "memory_type": "", "mapping": mapping}
     try:
         params, chip = resolve_hardware(device, mapping, overrides)
-        names = {"device": params.name, "technology": params.technology, "mapping": chip.name}
+        names = {"technology": params.name, "memory_type": params.technology,
+                 "mapping": chip.name}
         table, _ = family_costs(family, params, chip)
         table.insert(5, "infeasible", "")
     except PimsimError as exc:  # keep the point: the family does not fit this chip, the device
@@ -182,7 +183,7 @@ def _evaluate(point, family: dict[str, list[GemmLayer]], mapping: str,
     for i, (key, value) in enumerate(overrides):
         table.insert(5 + i, key, value)
     if accuracy is not None:
-        table.insert(3, "top1", table.subnet.map(accuracy))
+        table.insert(3, "top1_int", table.subnet.map(accuracy))
     return table
 
 

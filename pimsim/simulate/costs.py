@@ -33,8 +33,8 @@ def family_costs(family: Mapping[str, list[GemmLayer]], params: DeviceParams,
     for name in order:
         layers = family[name]
         table = layer_costs(layers, fmap, params)
-        rows.append({"subnet": name, "bits": layers[0].w_bits, "device": params.name,
-                     "technology": params.technology, "mapping": mapping.name,
+        rows.append({"subnet": name, "bits": layers[0].w_bits, "technology": params.name,
+                     "memory_type": params.technology, "mapping": mapping.name,
                      **subnet_totals(table, layers, fmap, params),
                      **switch_cost(layers, narrower, fmap, params),
                      **copy_write_cost(layers, narrower, fmap, params)})
