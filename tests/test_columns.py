@@ -12,7 +12,6 @@ from pimsim.mapper.cost import CHIP_EVENTS, EVENTS, energy_column
 from pimsim.reports.columns import COLUMNS, FILES, lookup, markdown
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN = ("results.csv", "train_log.csv")
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +37,7 @@ def outputs(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(
-        strict=True, reason="branch methods renames top1/test_top1 (results.csv, train_log.csv)"))
-    if n in TRAIN else n for n in FILES])
+@pytest.mark.parametrize("name", FILES)
 def test_every_written_column_is_in_the_dictionary_for_its_file(outputs, name):
     columns = pd.read_csv(outputs[name]).columns
     unknown = [c for c in columns if lookup(c) is None]

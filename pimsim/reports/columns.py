@@ -76,14 +76,18 @@ COLUMNS: tuple[Column, ...] = (
     # accuracy
     Column("top1_float", "fraction", "top-1 accuracy of the model as trained, on the test "
            "split (fake quantizers active in a QAT checkpoint)", (T, Q, R)),
-    Column("val_top1_float", "fraction", "top-1 accuracy on the validation split during "
-           "training", (G,)),
+    Column("val_top1_float", "fraction", "top-1 accuracy of the float model on the validation "
+           "split carved from the training data (per epoch in train_log.csv; at the end in "
+           "results.csv; empty without a split)", (G, R)),
     Column("top1_fakequant", "fraction", "top-1 of the fake-quantized model (float64) on the "
            "test split", (Q,)),
-    Column("top1_int", "fraction", "top-1 of the integer executor on the test split", (S, W, Q)),
+    Column("top1_int", "fraction", "top-1 of the integer executor on the test split (in "
+           "subnets.csv only when every image was checked: --check-all)", (S, W, Q)),
     Column("top1_pim", "fraction", "top-1 of bit-serial PIM inference on the test split "
            "(checked equal to the integer executor, prediction by prediction)", (S, T)),
     Column("images", "image", "test images the accuracy was measured on", (S,)),
+    Column("images_checked", "image", "the first images whose bit-serial PIM output was "
+           "checked equal to the integer executor's (all with --check-all)", (S,)),
     Column("delta_points", "percentage point", "top1_int minus top1_float", (Q,)),
     Column("agreement", "fraction", "test images where the integer and fake-quantized top-1 "
            "predictions agree", (Q,)),
