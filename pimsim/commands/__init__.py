@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from pimsim import __version__
 from pimsim.commands import (
+    adapt,
     count,
     demo,
     eval,
@@ -28,7 +29,7 @@ from pimsim.commands.common import Parser
 from pimsim.errors import PimsimError
 
 # in the order of ``pimsim --help``
-COMMANDS = (demo, train, eval, count, simulate, quantize, sweep, plot, latency, select)
+COMMANDS = (demo, train, eval, count, simulate, quantize, sweep, plot, latency, select, adapt)
 
 
 def build_parser() -> argparse.ArgumentParser:
