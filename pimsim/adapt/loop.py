@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -17,13 +18,15 @@ from pimsim.train import top1
 @dataclass(frozen=True)
 class TrainSettings:
     """Adam (``lr``, no weight decay) on cross-entropy, ``epochs`` passes of shuffled batches
-    (order seeded by ``seed``, the same for every method)."""
+    (order seeded by ``seed``, the same for every method); ``train_limit``: train on the first
+    N training images only (quick runs)."""
 
     epochs: int = 5
     batch_size: int = 64
     lr: float = 1e-3
     seed: int = 0
     compute_device: str = "cpu"
+    train_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ def train_domain(model: nn.Module, data: Dataset, settings: TrainSettings) -> Do
     one step on a first batch of ``batch_size`` images, the time per epoch and the test top-1
     (and, for DA3, top-1 and active channels with gating on, after :func:`calibrate_gates`)."""
     device = torch.device(settings.compute_device)
+    if settings.train_limit is not None:
+        n = settings.train_limit
+        data = dataclasses.replace(data, train_x=data.train_x[:n], train_y=data.train_y[:n])
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=settings.lr)

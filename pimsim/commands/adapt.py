@@ -29,6 +29,8 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-limit", type=positive_int,
+                   help="train on the first N training images of each domain (quick runs)")
     p.add_argument("--compute-device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     p.add_argument("--bits", type=int, choices=(8, 16), default=8,
@@ -63,7 +65,7 @@ def _run(args: argparse.Namespace) -> None:
                       domains=tuple(d for d in args.domains.split(",") if d),
                       methods=methods, subnet=args.subnet, data_dir=args.data_dir,
                       train=TrainSettings(args.epochs, args.batch_size, args.lr, args.seed,
-                                          args.compute_device))
+                                          args.compute_device, args.train_limit))
     table = cost_adapted(run_adapt(cfg), args.device_params, args.mapping, args.bits)
     out = write_adapt(args.out, table)
     cols = [c for c in ("domain", "method", "top1_float", "top1_float_gated",
