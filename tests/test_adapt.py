@@ -187,13 +187,12 @@ def checkpoint(tmp_path_factory):
     (["--domains", "rotate", "--method", "da3,dropout"], "--method: unknown method 'dropout'"),
     (["--domains", "rotate,sepia"], "--domains: unknown domain 'sepia'"),
     (["--domains", "rotate", "--subnet", "w0.3"], "sub-net 'w0.3': unknown"),
-    (["--domains", "mine=EMPTY"], "no class folders"),
+    (["--domains", "mine={empty}"], "no class folders"),
 ])
 def test_bad_input_is_one_line(checkpoint, tmp_path, capsys, extra, message):
     empty = tmp_path / "empty"
     empty.mkdir()
-    extra = [str(empty) if e == "mine=EMPTY" else e for e in extra]
-    extra = [f"mine={empty}" if e == str(empty) else e for e in extra]
+    extra = [e.format(empty=empty) for e in extra]
     code = exit_code(["adapt", "--checkpoint", str(checkpoint), *extra,
                       "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
