@@ -214,3 +214,17 @@ def test_adapt_command_writes_csv_and_plot(checkpoint, tmp_path):
     assert da3.energy_pj >= da3.energy_gated_pj
     assert 0 <= da3.top1_float <= 1 and table.subnet.eq("w0.5").all()
     assert (out / "adapt_memory.png").stat().st_size > 1000
+
+
+def test_gate_penalty_turns_channels_off(backbone):
+    """With the optional gate penalty, training leaves channels that gating skips; without it
+    the loss is the paper's (no penalty is even computed)."""
+    data = tiny_data()
+    plain = build_adapted(backbone, "da3", 10)
+    train_domain(plain, data, TrainSettings(epochs=1, batch_size=16))
+    assert all(u.penalty is None for u in da3_units(plain).values())
+    model = build_adapted(backbone, "da3", 10)
+    run = train_domain(model, data, TrainSettings(epochs=3, batch_size=16, lr=0.5,
+                                                  gate_penalty=1.0))
+    channels = sum(u.channels for u in da3_units(model).values())
+    assert sum(run.active_channels.values()) < 0.9 * channels

@@ -19,7 +19,8 @@ from pimsim.train import top1
 class TrainSettings:
     """Adam (``lr``, no weight decay) on cross-entropy, ``epochs`` passes of shuffled batches
     (order seeded by ``seed``, the same for every method); ``train_limit``: train on the first
-    N training images only (quick runs)."""
+    N training images only (quick runs); ``gate_penalty``: DA3's optional gate penalty weight
+    (:mod:`pimsim.adapt.modules`; 0: the paper's loss)."""
 
     epochs: int = 5
     batch_size: int = 64
@@ -27,6 +28,7 @@ class TrainSettings:
     seed: int = 0
     compute_device: str = "cpu"
     train_limit: int | None = None
+    gate_penalty: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,11 @@ def train_domain(model: nn.Module, data: Dataset, settings: TrainSettings) -> Do
     opt = torch.optim.Adam(params, lr=settings.lr)
     gen = torch.Generator().manual_seed(settings.seed)
     x0, y0 = data.train_x[:settings.batch_size], data.train_y[:settings.batch_size]
+    units = da3_units(model)
+    if units and settings.gate_penalty > 0:
+        calibrate_gates(model, data, settings)  # M0: the backbone's own bounds
+        for u in units.values():
+            u.gating, u.penalize = False, True
     model.train()
     saved = saved_tensor_bytes(model, x0.to(device), y0.to(device))
     if device.type == "cuda":
@@ -70,6 +77,8 @@ def train_domain(model: nn.Module, data: Dataset, settings: TrainSettings) -> Do
         for x, y in data.train_batches(settings.batch_size, gen, augment=False):
             opt.zero_grad(set_to_none=True)
             loss = nn.functional.cross_entropy(model(x.to(device)), y.to(device))
+            if units and settings.gate_penalty > 0:
+                loss = loss + settings.gate_penalty * sum(u.penalty for u in units.values())
             loss.backward()
             opt.step()
     _sync(device)
@@ -77,7 +86,6 @@ def train_domain(model: nn.Module, data: Dataset, settings: TrainSettings) -> Do
     peak = peak_cuda_bytes(device)
     acc = top1(model, data, device=settings.compute_device)
     gated, active = None, {}
-    units = da3_units(model)
     if units:
         calibrate_gates(model, data, settings)
         gated = top1(model, data, device=settings.compute_device)
@@ -110,5 +118,5 @@ def calibrate_gates(model: nn.Module, data: Dataset, settings: TrainSettings) ->
             h.remove()
     for i, u in enumerate(units):
         u.bound.copy_(peaks[i])
-        u.gating = True
+        u.gating, u.penalize = True, False
         u.reset_counts()

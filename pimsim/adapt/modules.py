@@ -15,6 +15,9 @@ nothing of ``y``). Choices the paper leaves open, made here:
   ``M_c`` the largest ``BN(conv1(x))_c`` over the domain's training images (calibrated after
   training, :func:`calibrate_gates`). On those images a gated channel's ReLU output is zero
   anyway, so gating changes nothing there; on other images it is an approximation, measured.
+  Nothing in the paper's loss pushes channels off; an optional gate penalty (pimsim's, default
+  off) adds ``lambda * mean_{n,c} relu(a_c + M0_c)`` per unit, ``M0`` the bounds of the
+  backbone before training, which is zero once every channel would be gated.
 
 Baselines: parallel residual adapters (Rebuffi et al. 2018: ``conv(x) + conv1x1(x)`` beside
 each convolution inside a block), series residual adapters (Rebuffi et al. 2017: ``z +
@@ -64,6 +67,8 @@ class DA3Unit(nn.Module):
         self.adaptor = AttentionAdaptor(conv.in_channels, conv.out_channels)
         self.register_buffer("bound", torch.full((conv.out_channels,), float("inf")))
         self.gating = False
+        self.penalize = False  # training: keep the gate penalty of the last forward pass
+        self.penalty: Tensor | None = None
         self.active_sum = torch.zeros(conv.out_channels, dtype=torch.float64)
         self.images = 0
 
@@ -74,6 +79,8 @@ class DA3Unit(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         a = self.adaptor(x)
         pre = self.bn(self.conv(x)) + a[:, :, None, None]
+        if self.penalize and self.training:
+            self.penalty = F.relu(a + self.bound).mean()
         if self.gating and not self.training:
             keep = (a + self.bound) > 0
             self.active_sum += keep.sum(0).double().cpu()

@@ -31,6 +31,9 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-limit", type=positive_int,
                    help="train on the first N training images of each domain (quick runs)")
+    p.add_argument("--gate-penalty", type=float, default=0.0,
+                   help="DA3: weight of the penalty that pushes channels to be gated "
+                   "(default 0, the paper's loss)")
     p.add_argument("--compute-device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     p.add_argument("--bits", type=int, choices=(8, 16), default=8,
@@ -58,6 +61,8 @@ def _run(args: argparse.Namespace) -> None:
 
     if args.compute_device == "cuda" and not torch.cuda.is_available():
         raise PimsimError("--compute-device: cuda is not available on this machine")
+    if not args.gate_penalty >= 0:
+        raise PimsimError(f"--gate-penalty: must be >= 0, got {args.gate_penalty}")
     if not args.lr > 0:
         raise PimsimError(f"--lr: must be positive, got {args.lr}")
     methods = METHODS if args.method == "all" else tuple(args.method.split(","))
@@ -65,7 +70,8 @@ def _run(args: argparse.Namespace) -> None:
                       domains=tuple(d for d in args.domains.split(",") if d),
                       methods=methods, subnet=args.subnet, data_dir=args.data_dir,
                       train=TrainSettings(args.epochs, args.batch_size, args.lr, args.seed,
-                                          args.compute_device, args.train_limit))
+                                          args.compute_device, args.train_limit,
+                                          args.gate_penalty))
     table = cost_adapted(run_adapt(cfg), args.device_params, args.mapping, args.bits)
     out = write_adapt(args.out, table)
     cols = [c for c in ("domain", "method", "top1_float", "top1_float_gated",
