@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -19,6 +20,8 @@ def plot_memory_accuracy(table: pd.DataFrame, path: Path) -> None:
         ax.scatter(rows["saved_tensor_bytes"] / 1024, 100 * rows["top1_float"],
                    marker=markers[i % len(markers)], label=method, s=36)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("training activation memory (saved tensors, KiB per batch)")
     ax.set_ylabel("test top-1 (%)")
     ax.set_title(f"Adaptation on {table['domain'].nunique()} domains "
