@@ -18,7 +18,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("pimsim.data",),
     ("pimsim.network",),
     ("pimsim.quantize",),
-    ("pimsim.train",),
+    ("pimsim.train", "pimsim.adapt"),
     ("pimsim.device",),
     ("pimsim.mapper",),
     ("pimsim.simulate",),

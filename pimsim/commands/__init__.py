@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from pimsim import __version__
 from pimsim.commands import (
+    adapt,
     count,
     demo,
     eval,
@@ -31,7 +32,7 @@ from pimsim.errors import PimsimError
 from pimsim.progress import NORMAL, QUIET, VERBOSE, set_verbosity
 
 # in the order of ``pimsim --help``
-COMMANDS = (demo, train, eval, count, simulate, quantize, sweep, plot, latency, select)
+COMMANDS = (demo, train, eval, count, simulate, quantize, sweep, plot, latency, select, adapt)
 
 
 def build_parser() -> argparse.ArgumentParser:
