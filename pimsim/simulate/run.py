@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from pimsim import __version__
+from pimsim.data import Dataset
 from pimsim.device import DeviceParams, check_feasible
 from pimsim.errors import PimsimError
 from pimsim.executors import check_executor, open_executor
@@ -33,6 +34,7 @@ from pimsim.mapper import ChipMapping, GemmLayer
 from pimsim.mapper.cost import EVENTS, energy_column
 from pimsim.network import DynamicNet, SubnetSpec
 from pimsim.progress import Progress, note
+from pimsim.quantize import IntGraph
 from pimsim.simulate.costs import family_costs
 from pimsim.simulate.hardware import (
     Overrides,
@@ -140,13 +142,15 @@ def simulate(cfg: SimulateConfig, argv: Sequence[str] | None = None) -> Simulati
     if cfg.cost_only:
         family = cost_only_family(cfg.model, cfg.widths, cfg.input_size, cfg.in_channels,
                                   cfg.num_classes, cfg.bits or 8, cfg.subnets)
-        accuracy: dict = {}
+        graphs, data = {}, None
     else:
-        note(f"simulate: quantizing, exporting and running the sub-nets of {cfg.checkpoint}")
-        family, accuracy = _checkpoint_family(cfg, params, mapping)
+        note(f"simulate: quantizing and exporting the sub-nets of {cfg.checkpoint}")
+        graphs, data = _export(cfg)
+        family = {name: layers_from_graph(graph) for name, graph in graphs.items()}
     note(f"simulate: costing {len(family)} sub-nets on {params.name}, mapping {mapping.name}")
-    subnets, layers = family_costs(family, params, mapping)
-    if accuracy:
+    subnets, layers = family_costs(family, params, mapping)  # a chip too small stops here
+    if graphs:
+        accuracy = _run_images(cfg, graphs, family, data, params, mapping)
         for key in ("top1_int", "top1_pim", "images", "images_checked"):
             subnets[key] = subnets.subnet.map(lambda n, k=key: accuracy[n][k])
     chip = mapping.chip
@@ -192,20 +196,27 @@ def cost_only_family(arch: str, widths: Iterable[float], input_size: int, in_cha
     return {n: ls for n, ls in family.items() if n in keep}
 
 
-def _checkpoint_family(cfg: SimulateConfig, params: DeviceParams, mapping: ChipMapping
-                       ) -> tuple[dict[str, list[GemmLayer]], dict[str, dict[str, float]]]:
-    """Each sub-net's weight layers and its accuracy: every image through the bit-serial
-    sub-arrays in batches (:mod:`pimsim.simulate.stream`), the first ``CHECK_SAMPLE`` (all
-    with ``check_all``) also through the integer executor; the events summed over the images
-    must equal the closed form (:func:`check_events`)."""
+def _export(cfg: SimulateConfig) -> tuple[dict[str, IntGraph], Dataset]:
+    """Each selected sub-net of the checkpoint quantized and exported as an integer graph,
+    and the test data."""
     from pimsim.quantize import export_subnet_int
     from pimsim.simulate.quantized import load_quantized
 
     model, data = load_quantized(cfg.checkpoint, cfg.bits, cfg.data_dir, cfg.calib_batches)
-    n = data.test_count(cfg.limit)
-    check = n if cfg.check_all else min(n, CHECK_SAMPLE)
     graphs = {spec.name: export_subnet_int(model, spec, data.image_hw)
               for spec in _select(model, cfg.subnets)}
+    return graphs, data
+
+
+def _run_images(cfg: SimulateConfig, graphs: dict[str, IntGraph],
+                family: dict[str, list[GemmLayer]], data: Dataset, params: DeviceParams,
+                mapping: ChipMapping) -> dict[str, dict[str, float]]:
+    """Each sub-net's accuracy: every image through the bit-serial sub-arrays in batches
+    (:mod:`pimsim.simulate.stream`), the first ``CHECK_SAMPLE`` (all with ``check_all``) also
+    through the integer executor; the events summed over the images must equal the closed
+    form (:func:`check_events`)."""
+    n = data.test_count(cfg.limit)
+    check = n if cfg.check_all else min(n, CHECK_SAMPLE)
     chip = mapping.chip
     inline = cfg.executor == "process" and cfg.jobs == 1
     shards = shard_ranges(n, n if inline else SHARD_IMAGES)
@@ -229,16 +240,15 @@ def _checkpoint_family(cfg: SimulateConfig, params: DeviceParams, mapping: ChipM
                 totals[name] = totals[name] + future.result()
                 bar.update(size)
     bar.close()
-    family, accuracy = {}, {}
+    accuracy = {}
     for name, graph in graphs.items():
         result = totals[name]
-        family[name] = layers_from_graph(graph)
         check_events(graph, family[name], result.events, n, chip.rows, chip.cols)
         accuracy[name] = {"top1_int": result.correct_int / n if result.checked == n
                           else float("nan"),
                           "top1_pim": result.correct_pim / n, "images": n,
                           "images_checked": result.checked}
-    return family, accuracy
+    return accuracy
 
 
 def write_simulation(sim: Simulation, out_dir: str | Path) -> Path:
