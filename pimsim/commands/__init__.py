@@ -16,6 +16,7 @@ from pimsim.commands import (
     count,
     demo,
     eval,
+    faults,
     latency,
     plot,
     quantize,
@@ -28,7 +29,7 @@ from pimsim.commands.common import Parser
 from pimsim.errors import PimsimError
 
 # in the order of ``pimsim --help``
-COMMANDS = (demo, train, eval, count, simulate, quantize, sweep, plot, latency, select)
+COMMANDS = (demo, train, eval, count, simulate, quantize, sweep, faults, plot, latency, select)
 
 
 def build_parser() -> argparse.ArgumentParser:
