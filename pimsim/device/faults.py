@@ -95,7 +95,9 @@ class FaultInjector:
                 keep = rng.random(k) * p_max < and2[wbit + xbit]
                 co, n, m, p = co[keep], n[keep], m[keep], p[keep]
                 step = signs_w[n] * signs_x[m] * (1 - 2 * (wbit & xbit)[keep])
-                np.add.at(out, (co, p), step)
+                # |sum| < 2^53: float64 bincount is exact
+                out += np.bincount(co * pixels + p, step, out.size).astype(np.int64).reshape(
+                    out.shape)
                 self.sense_flips += int(keep.sum())
         tiles = -(-c_out // tile_channels)
         written = tiles * x_bits * pixels * rows
