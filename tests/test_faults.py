@@ -164,11 +164,19 @@ def test_faults_run_is_resumable_and_selects(checkpoint, tmp_path, capsys):
 @pytest.mark.slow
 def test_faults_from_the_variation_model(checkpoint, tmp_path):
     cfg = FaultsConfig(checkpoint=str(checkpoint), bits=8, limit=8, trials=2,
-                       subnets=("w0.5",), axes={"variation.sigma_rp": [0.02, 0.04]})
+                       subnets=("w0.5",), axes={"variation.sigma_rp": [0.02, 0.04],
+                                                "mtj.tmr_ratio": [0.2, 0.9]})
     table = run_faults(cfg, tmp_path)
-    assert list(table["variation.sigma_rp"]) == [0.02, 0.04]
-    assert table.p_err_and2.iloc[1] > table.p_err_and2.iloc[0] > 0
-    assert table.technology.iloc[0] == "sot_mram_45nm"
+    # TMR 0.2: the AND2 margin (0.091) is below the sense amplifier's minimum
+    low = table[table["mtj.tmr_ratio"] == 0.2]
+    assert low.infeasible.str.contains("and2 sense margin 0.091").all()
+    assert low.top1_pim_mean.isna().all()
+    ok = table[table["mtj.tmr_ratio"] == 0.9].sort_values("variation.sigma_rp")
+    assert list(ok["variation.sigma_rp"]) == [0.02, 0.04]
+    assert ok.p_err_and2.iloc[1] > ok.p_err_and2.iloc[0] > 0
+    assert (ok.technology == "sot_mram_45nm").all() and ok.infeasible.isna().all()
+    assert select_under_error_budget(table, {"variation.sigma_rp": 0.02, "mtj.tmr_ratio": 0.9},
+                                     0.0).subnet == "w0.5"
 
 
 def test_faults_bad_input(tmp_path, capsys):

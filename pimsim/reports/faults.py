@@ -8,8 +8,9 @@ device's variation model). Per point: the per-operation error probabilities
 the mean and spread over trials of faulty bit-exact top-1 and of the layer-output error rate
 (:mod:`pimsim.simulate.faults`). Points are written to ``DIR/points/<key>.csv`` (resumable,
 ``DIR/.lock`` held, ``--jobs`` processes: the helpers of :mod:`pimsim.reports.sweep`) and
-gathered in ``DIR/faults.csv``; ``faults.png``/``.svg`` plot top-1 against the AND2 error
-probability per sub-net. Trial t of every point and sub-net uses seed ``seed + t``.
+gathered in ``DIR/faults.csv`` (a point whose chip cannot sense the mapping's operations keeps
+its rows, with the reason in ``infeasible``); ``faults.png``/``.svg`` plot top-1 against the
+AND2 error probability per sub-net. Trial t of every point and sub-net uses seed ``seed + t``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pimsim.device import check_feasible
 from pimsim.device.variation import FaultRates, fault_rates, op_error_probs
 from pimsim.errors import PimsimError
 from pimsim.io import write_atomic, write_text_atomic
@@ -88,6 +90,11 @@ def evaluate_point(point: Point, cases: list[SubnetCase], cfg: FaultsConfig) -> 
     """One point: a row per sub-net (top-level and picklable: a worker's task)."""
     overrides, error_prob = point
     params, chip = resolve_hardware(cfg.device_params, cfg.mapping, overrides)
+    try:
+        check_feasible(params, chip.sense_ops)
+    except PimsimError as exc:  # keep the point: this chip cannot sense the mapping's ops
+        return pd.DataFrame({"subnet": [c.name for c in cases], "technology": params.name,
+                             **dict(overrides), "infeasible": str(exc)})
     rates = fault_rates(params) if error_prob is None else FaultRates.uniform(error_prob)
     ops = tuple(chip.sense_ops)
     p_err = ({f"p_err_{op}": error_prob for op in ops} if error_prob is not None
@@ -111,7 +118,7 @@ def evaluate_point(point: Point, cases: list[SubnetCase], cfg: FaultsConfig) -> 
             "top1_pim_min": float(top1.min()),
             "layer_error_rate": float(errors.mean()),
             "sense_flip_rate": float(np.mean([t.sense_flip_rate for t in trials])),
-            **{c: float(costs.loc[case.name, c]) for c in COST_COLUMNS},
+            **{c: float(costs.loc[case.name, c]) for c in COST_COLUMNS}, "infeasible": "",
         })
     return pd.DataFrame(rows)
 
@@ -165,6 +172,7 @@ def plot_faults(table: pd.DataFrame, out: Path) -> list[Path]:
     from pimsim.reports.plots import _save, plt
 
     x = ERROR_PROB if ERROR_PROB in table.columns else "p_err_and2"
+    table = table.dropna(subset=[x, "top1_pim_mean"])
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, group in table.groupby("subnet", sort=False):
         g = group.sort_values(x)
@@ -184,7 +192,7 @@ def select_under_error_budget(table: pd.DataFrame, at: Mapping[str, Any], min_to
                               cost: str = "energy_per_image_uj") -> pd.Series:
     """The cheapest (``cost``) sub-net whose mean faulty top-1 at the point ``at`` (column ->
     value, e.g. ``{"variation.sigma_rp": 0.1}``) is at least ``min_top1`` (a fraction)."""
-    rows = table
+    rows = table[table.infeasible.fillna("") == ""] if "infeasible" in table else table
     for key, value in at.items():
         if key not in rows.columns:
             raise PimsimError(f"faults table: no column {key!r} (its axes: "
