@@ -192,7 +192,9 @@ def select_under_error_budget(table: pd.DataFrame, at: Mapping[str, Any], min_to
                               cost: str = "energy_per_image_uj") -> pd.Series:
     """The cheapest (``cost``) sub-net whose mean faulty top-1 at the point ``at`` (column ->
     value, e.g. ``{"variation.sigma_rp": 0.1}``) is at least ``min_top1`` (a fraction)."""
-    rows = table[table.infeasible.fillna("") == ""] if "infeasible" in table else table
+    rows = table
+    if "infeasible" in table:
+        rows = table[table.infeasible.isna() | (table.infeasible.astype(str) == "")]
     for key, value in at.items():
         if key not in rows.columns:
             raise PimsimError(f"faults table: no column {key!r} (its axes: "
