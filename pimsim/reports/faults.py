@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from itertools import product
 from pathlib import Path
@@ -144,19 +145,23 @@ def run_faults(cfg: FaultsConfig, out_dir: str | Path, quiet: bool = True) -> pd
         (out / "points").mkdir(parents=True, exist_ok=True)
         write_text_atomic(saved, stamp)
         if todo:
-            cases = subnet_cases(cfg.checkpoint, cfg.bits, cfg.data_dir, cfg.calib_batches,
-                                 cfg.limit, list(cfg.subnets) if cfg.subnets else None)
+            with ExitStack() as stack:
+                pool = (stack.enter_context(worker_pool(cfg.jobs))
+                        if cfg.jobs > 1 and len(todo) > 1 else None)
+                if pool is not None:  # fork every worker before this process starts numba's
+                    pool.submit(int).result()  # OpenMP threads: a fork after them aborts
+                cases = subnet_cases(cfg.checkpoint, cfg.bits, cfg.data_dir, cfg.calib_batches,
+                                     cfg.limit, list(cfg.subnets) if cfg.subnets else None)
 
-            def save(point: Point, table: pd.DataFrame) -> None:
-                write_atomic(files[point], lambda p: table.to_csv(p, index=False))
-                if not quiet:
-                    print(f"point {dict(point[0])} {point[1]}: done", flush=True)
+                def save(point: Point, table: pd.DataFrame) -> None:
+                    write_atomic(files[point], lambda p: table.to_csv(p, index=False))
+                    if not quiet:
+                        print(f"point {dict(point[0])} {point[1]}: done", flush=True)
 
-            if cfg.jobs == 1 or len(todo) == 1:
-                for p in todo:
-                    save(p, evaluate_point(p, cases, cfg))
-            else:
-                with worker_pool(cfg.jobs) as pool:
+                if pool is None:
+                    for p in todo:
+                        save(p, evaluate_point(p, cases, cfg))
+                else:
                     futures = [pool.submit(_evaluate_task, (p, cases, cfg)) for p in todo]
                     for p, future in zip(todo, futures, strict=True):
                         save(p, future.result())
