@@ -42,7 +42,8 @@ def test_preset_loads(name):
     assert params.path == f"device_params/{name}.yaml"
     raw = yaml.safe_load((PRESETS_DIR / f"{name}.yaml").read_text())
     assert params.technology == raw["technology"] == params.tech.name
-    assert set(params.groups) == set(raw) - {"name", "technology", "description"}
+    optional = {"variation"} if params.variation is not None else set()  # not in .groups
+    assert set(params.groups) | optional == set(raw) - {"name", "technology", "description"}
     assert getattr(params, params.tech.group) is params.tech_params
 
 

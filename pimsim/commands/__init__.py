@@ -19,6 +19,7 @@ from pimsim.commands import (
     count,
     demo,
     eval,
+    faults,
     latency,
     plot,
     quantize,
@@ -32,7 +33,8 @@ from pimsim.errors import PimsimError
 from pimsim.progress import NORMAL, QUIET, VERBOSE, set_verbosity
 
 # in the order of ``pimsim --help``
-COMMANDS = (demo, train, eval, count, simulate, quantize, sweep, plot, latency, select, adapt)
+COMMANDS = (demo, train, eval, count, simulate, quantize, sweep, faults, plot, latency, select,
+            adapt)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,43 +3,58 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 from pimsim.cliargs import positive_int
-from pimsim.commands.common import Subparsers
+from pimsim.commands.common import LazyText, Subparsers, examples
+
+
+def _domains() -> Sequence[str]:
+    from pimsim.data.domains import DOMAINS
+
+    return DOMAINS
+
+
+def _methods() -> Sequence[str]:
+    from pimsim.adapt.methods import METHODS
+
+    return METHODS
 
 
 def register(sub: Subparsers) -> None:
-    from pimsim.adapt.methods import METHODS
-    from pimsim.data.domains import DOMAINS
-
     p = sub.add_parser(
         "adapt", help="multi-domain adaptation of a frozen backbone (DA3 and baselines)",
         description="Adapt a checkpoint's sub-net to each domain with each method; measure "
         "test top-1, trainable parameters, the bytes autograd saves for backward (training "
         "activation memory), time per epoch and the storage per added domain; cost DA3's "
-        "channel gating on the chip. Writes DIR/adapt.csv and DIR/adapt_memory.png.")
+        "channel gating on the chip. Writes DIR/adapt.csv and DIR/adapt_memory.png.",
+        epilog=examples("pimsim adapt --checkpoint runs/sp/model.pt --domains rotate,invert,"
+                        "noise,blur --method da3,finetune --out runs/adapt"))
     p.add_argument("--checkpoint", required=True, help="model.pt of pimsim train")
     p.add_argument("--subnet", help="sub-net to adapt (default the checkpoint's first)")
-    p.add_argument("--domains", required=True,
-                   help=f"comma list of built-in domains ({', '.join(DOMAINS)}) or NAME=PATH "
-                   "(a folder per class of PNG/JPEG, or a .npz of x and y)")
-    p.add_argument("--method", default="all",
-                   help=f"comma list of methods ({', '.join(METHODS)}; default all)")
-    p.add_argument("--epochs", type=positive_int, default=5)
-    p.add_argument("--batch-size", type=positive_int, default=64)
+    domains = p.add_argument(
+        "--domains", required=True, help="comma list of built-in domains (%(known)s) or "
+        "NAME=PATH (a folder per class of PNG/JPEG, or a .npz of x and y)")
+    domains.known = LazyText(_domains)
+    methods = p.add_argument("--method", default="all",
+                             help="comma list of methods (%(known)s), or all")
+    methods.known = LazyText(_methods)
+    p.add_argument("--epochs", type=positive_int, default=5, help="training epochs per domain")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="images per step")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (data order, init)")
     p.add_argument("--train-limit", type=positive_int,
                    help="train on the first N training images of each domain (quick runs)")
     p.add_argument("--gate-penalty", type=float, default=0.0,
                    help="DA3: weight of the penalty that pushes channels to be gated "
-                   "(default 0, the paper's loss)")
-    p.add_argument("--compute-device", default="cpu", choices=("cpu", "cuda"))
+                   "(0: the paper's loss)")
+    p.add_argument("--compute-device", default="cpu", choices=("cpu", "cuda"),
+                   help="where to train")
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     p.add_argument("--bits", type=int, choices=(8, 16), default=8,
                    help="bits of the costed backbone (gating costs)")
     p.add_argument("--device-params", default="sot_mram_45nm",
-                   help="device preset name or YAML file (default sot_mram_45nm)")
+                   help="device preset name or YAML file")
     p.add_argument("--mapping", default="default", help="mapping name or YAML file")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run)

@@ -74,6 +74,17 @@ class LazyChoices(Sequence[str]):
         return len(self.names)
 
 
+class LazyText:
+    """Names read from ``load`` only when a help text shows them: set it as an attribute of
+    an argparse action and write ``%(attribute)s`` in its help."""
+
+    def __init__(self, load: Callable[[], Sequence[str]]) -> None:
+        self._load = load
+
+    def __str__(self) -> str:
+        return ", ".join(self._load())
+
+
 def _archs() -> Sequence[str]:
     from pimsim.network import ARCHS
 

@@ -31,6 +31,7 @@ from numba import njit, prange
 
 from pimsim.device.bitsliced import BLOCK_PIXELS, bitsliced_conv
 from pimsim.device.events import EventCounts
+from pimsim.device.faults import FaultInjector
 from pimsim.device.layer_events import DEFAULT_COLS, DEFAULT_ROWS, Tiling
 from pimsim.device.margins import check_margin
 from pimsim.device.params import DeviceParams
@@ -137,9 +138,11 @@ def _fast_gemm(
     x_signed: bool,
     w_signed: bool,
     tiling: Tiling,
+    faults: FaultInjector | None = None,
 ) -> tuple[np.ndarray, EventCounts]:
     kh, kw, stride, padding, oh, ow = geometry
     pixels = x.shape[0] * oh * ow
+    faulty = faults is not None and not faults.rates.zero
     if pixels == 0:  # an empty batch
         out, iterations = np.empty((w2d.shape[0], 0), np.int64), 0
     else:
@@ -147,8 +150,16 @@ def _fast_gemm(
         xpad = scratch("bitserial.padded", int(np.prod(shape)), np.int64).reshape(shape)
         _pad_copy(x, padding, xpad)
         row_off, pixel_off = im2col_offsets(shape, kh, kw, stride, oh, ow, BLOCK_PIXELS)
+        if faulty:
+            sw, sx = plane_weights(w_bits, w_signed), plane_weights(x_bits, x_signed)
+            w2d = faults.stuck_weights(w2d, w_bits, sw)
         out, iterations = bitsliced_conv(xpad.reshape(-1), row_off, pixel_off, pixels, w2d,
                                          x_bits, w_bits, x_signed, w_signed)
+        if faulty:
+            xflat = xpad.reshape(-1)
+            faults.inject(out, w2d, lambda r, p: xflat[row_off[r] + pixel_off[p]],
+                          (w2d.shape[0], w_bits, x_bits, pixels, w2d.shape[1]), sw, sx,
+                          tiling.channels_per_subarray)
     # One row write per pixel, activation plane and column chunk (while packing the planes).
     plane_writes = x_bits * pixels * tiling.chunks
     senses = iterations * tiling.chunks
@@ -197,17 +208,22 @@ def bitserial_conv2d(
     rows: int = DEFAULT_ROWS,
     cols: int = DEFAULT_COLS,
     params: DeviceParams | None = None,
+    faults: FaultInjector | None = None,
 ) -> tuple[np.ndarray, EventCounts]:
     """Exact bit-serial conv2d of integer x (N, C, H, W) and w (C_out, C, K_h, K_w).
 
     Returns the int64 output (N, C_out, OH, OW) and the events of one inference on
     ``rows x cols`` sub-arrays. With ``params``, refuses if its AND2 sense margin is too small.
+    With ``faults`` (:class:`~pimsim.device.faults.FaultInjector`) whose rates are not all 0,
+    its sense, write and stuck-at errors change the result (:mod:`pimsim.device.faults`);
+    otherwise the exact path runs unchanged.
     """
     x, w, shape, geometry, tiling = _conv_setup(
         x, w, stride, padding, x_bits, w_bits, x_signed, w_signed, rows, cols, params
     )
     out, events = _fast_gemm(
-        w.reshape(w.shape[0], -1), x, geometry, x_bits, w_bits, x_signed, w_signed, tiling
+        w.reshape(w.shape[0], -1), x, geometry, x_bits, w_bits, x_signed, w_signed, tiling,
+        faults,
     )
     n, c_out, oh, ow = shape
     return out.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3), events
@@ -223,12 +239,14 @@ def bitserial_linear(
     rows: int = DEFAULT_ROWS,
     cols: int = DEFAULT_COLS,
     params: DeviceParams | None = None,
+    faults: FaultInjector | None = None,
 ) -> tuple[np.ndarray, EventCounts]:
-    """Exact bit-serial ``x @ w.T`` for x (N, in) and w (out, in): (N, out) int64 and events."""
+    """Exact bit-serial ``x @ w.T`` for x (N, in) and w (out, in): (N, out) int64 and events
+    (``faults``: as :func:`bitserial_conv2d`)."""
     x, w = _linear_operands(x, w, x_bits, w_bits, x_signed, w_signed)
     out, events = bitserial_conv2d(
         x[:, :, None, None], w[:, :, None, None], 1, 0,
-        x_bits, w_bits, x_signed, w_signed, rows, cols, params,
+        x_bits, w_bits, x_signed, w_signed, rows, cols, params, faults,
     )
     return out[:, :, 0, 0], events
 

@@ -21,12 +21,18 @@ from pimsim.bundled import bundled_dir
 from pimsim.device.groups import COMMON_GROUPS, ArrayParams, CellParams, CircuitParams
 from pimsim.device.physics import DerivedCosts, derive_costs
 from pimsim.device.technologies import Technology, get_technology, known_technologies
+from pimsim.device.variation import (
+    VariationParams,
+    parse_variation,
+    variation_with_overrides,
+)
 from pimsim.errors import PimsimError
 from pimsim.paramfile import apply_overrides, build_group, load_yaml, locate, show
 
 PRESETS_DIR = bundled_dir("device_params")
 DEFAULT_PRESET = "sot_mram_45nm"
 TOP_LEVEL_KEYS = ("name", "technology", "description")
+VARIATION = "variation"  # the optional group of :mod:`pimsim.device.variation`
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class DeviceParams:
     array: ArrayParams
     tech_params: Any
     notes: tuple[tuple[str, str], ...] = ()
+    variation: VariationParams | None = None
 
     def __getattr__(self, name: str) -> Any:
         """The technology's group by its name: ``params.mtj``, ``params.sram``."""
@@ -109,7 +116,7 @@ def parse_device_params(raw: Any, where: str) -> DeviceParams:
     for key in raw:
         if key in other_groups:
             raise PimsimError(f"{where}: {key}: not allowed for {tech.name} (it uses {tech.group})")
-        if key not in TOP_LEVEL_KEYS and key not in classes:
+        if key not in TOP_LEVEL_KEYS and key not in classes and key != VARIATION:
             raise PimsimError(f"{where}: {key}: unknown key (a typo?)")
     for group in classes:
         if group not in raw:
@@ -117,6 +124,7 @@ def parse_device_params(raw: Any, where: str) -> DeviceParams:
             raise PimsimError(f"{where}: {group}: missing{needed}")
     notes: dict[str, str] = {}
     groups = {g: build_group(where, g, cls, raw[g], notes) for g, cls in classes.items()}
+    variation = parse_variation(where, raw[VARIATION], notes) if VARIATION in raw else None
     params = DeviceParams(
         name=raw["name"],
         technology=tech.name,
@@ -124,6 +132,7 @@ def parse_device_params(raw: Any, where: str) -> DeviceParams:
         path=where,
         tech_params=groups.pop(tech.group),
         notes=tuple(sorted(notes.items())),
+        variation=variation,
         **groups,
     )
     params.validate()
@@ -142,9 +151,20 @@ def load_device_params(path_or_name: str | Path = DEFAULT_PRESET) -> DeviceParam
 
 
 def with_overrides(params: DeviceParams, overrides: Mapping[str, Any]) -> DeviceParams:
-    """A copy with ``{"group.key": value}`` replaced, validated as a file is (for sweeps)."""
-    where, groups, notes = apply_overrides(params.path, params.groups, overrides, params.notes)
-    new = dataclasses.replace(params, path=where, notes=notes,
+    """A copy with ``{"group.key": value}`` replaced, validated as a file is (for sweeps).
+    ``variation.*`` keys need the file's variation group."""
+    prefix = f"{VARIATION}."
+    varied = {k.removeprefix(prefix): v for k, v in overrides.items() if k.startswith(prefix)}
+    rest = {k: v for k, v in overrides.items() if not k.startswith(prefix)}
+    where, groups, notes = apply_overrides(params.path, params.groups, rest, params.notes)
+    variation = params.variation
+    if varied:
+        if variation is None:
+            raise PimsimError(f"{where}: {prefix}{min(varied)}: the file has no variation group")
+        variation = variation_with_overrides(where, variation, varied)
+        notes = tuple(sorted(dict(notes, **{f"{prefix}{k}": f"override: {v!r}"
+                                            for k, v in varied.items()}).items()))
+    new = dataclasses.replace(params, path=where, notes=notes, variation=variation,
                               tech_params=groups.pop(params.tech.group), **groups)
     new.validate()
     return new

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pandas as pd
 from torch import Tensor
 
@@ -47,6 +50,17 @@ class DynamicRunner:
                 raise PimsimError(f"budget: no sub-net fits {key} <= {value:g}")
         key, value = list(given.items())[-1]
         row = select_within_budget(table, value, self.COSTS[key], self.accuracy)
+        self.model.set_subnet(row.subnet)
+        return str(row.subnet)
+
+    def set_error_budget(self, faults: pd.DataFrame, at: Mapping[str, Any],
+                         min_top1: float) -> str:
+        """Switch to the cheapest sub-net (energy per image) whose mean top-1 on the faulty
+        chip at the point ``at`` of ``faults`` (a ``faults.csv`` of ``pimsim faults``) is at
+        least ``min_top1``; returns its name."""
+        from pimsim.reports.faults import select_under_error_budget
+
+        row = select_under_error_budget(faults, at, min_top1)
         self.model.set_subnet(row.subnet)
         return str(row.subnet)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from pimsim.device import DeviceParams, EventCounts, bitserial_conv2d
+from pimsim.device.faults import FaultInjector
 from pimsim.errors import PimsimError
 from pimsim.mapper import GemmLayer
 from pimsim.quantize import IntGraph, IntLayer
@@ -24,8 +25,9 @@ class PimAccumulator:
     """A :data:`pimsim.quantize.execute.Accumulate` that runs the bit-serial kernel on
     ``rows x cols`` sub-arrays and adds each call's events to ``events[layer name]``."""
 
-    def __init__(self, rows: int, cols: int, params: DeviceParams | None) -> None:
-        self.rows, self.cols, self.params = rows, cols, params
+    def __init__(self, rows: int, cols: int, params: DeviceParams | None,
+                 faults: FaultInjector | None = None) -> None:
+        self.rows, self.cols, self.params, self.faults = rows, cols, params, faults
         self.events: dict[str, EventCounts] = {}
 
     def __call__(self, layer: IntLayer, x: np.ndarray, w: np.ndarray, stride: tuple[int, int],
@@ -36,7 +38,7 @@ class PimAccumulator:
         out, events = bitserial_conv2d(
             x, w, stride=sh, padding=ph, x_bits=layer.in_bits, w_bits=layer.weight_bits,
             x_signed=layer.in_signed, w_signed=True, rows=self.rows, cols=self.cols,
-            params=self.params)
+            params=self.params, faults=self.faults)
         seen = self.events.get(layer.name)
         self.events[layer.name] = events if seen is None else seen + events
         return out.swapaxes(0, 1)
