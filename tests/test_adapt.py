@@ -208,6 +208,11 @@ def test_adapt_command_writes_csv_and_plot(checkpoint, tmp_path):
                       "--domains", "invert", "--method", "da3,finetune", "--epochs", "1",
                       "--train-limit", "32", "--out", str(out)]) == 0
     table = pd.read_csv(out / "adapt.csv")
+    from pimsim.reports.columns import lookup
+
+    undocumented = [c for c in table.columns
+                    if lookup(c) is None or "adapt.csv" not in lookup(c).files]
+    assert undocumented == [], "add them to pimsim/reports/columns.py"
     assert list(table.method) == ["da3", "finetune"]
     da3 = table.iloc[0]
     assert da3.memory_ratio_vs_finetune > 5 and da3.trainable_params < 20_000

@@ -149,6 +149,11 @@ def test_faults_run_is_resumable_and_selects(checkpoint, tmp_path, capsys):
     assert main(argv) == 0
     table = pd.read_csv(out / "faults.csv")
     assert len(table) == 4 and (out / "faults.png").is_file()
+    from pimsim.reports.columns import lookup
+
+    undocumented = [c for c in table.columns
+                    if lookup(c) is None or "faults.csv" not in lookup(c).files]
+    assert undocumented == [], "add them to pimsim/reports/columns.py"
     clean = table[table.error_prob == 0]
     assert (clean.top1_pim_mean == clean.top1_int).all() and (clean.layer_error_rate == 0).all()
     noisy = table[table.error_prob == 1e-5]

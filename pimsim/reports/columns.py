@@ -29,10 +29,13 @@ FILES: dict[str, str] = {
     "quantize.csv": "`pimsim quantize`: one row per sub-net",
     "results.csv": "`pimsim train`: one row per sub-net",
     "train_log.csv": "`pimsim train`: one row per evaluation during training",
+    "faults.csv": "`pimsim faults`: one row per sub-net per variation or error point",
+    "adapt.csv": "`pimsim adapt`: one row per domain per adaptation method",
 }
 
-S, L, W, T, Q, R, G = ("subnets.csv", "layers.csv", "sweep.csv", "latency.csv", "quantize.csv",
-                       "results.csv", "train_log.csv")
+S, L, W, T, Q, R, G, F, A = (
+    "subnets.csv", "layers.csv", "sweep.csv", "latency.csv", "quantize.csv", "results.csv",
+    "train_log.csv", "faults.csv", "adapt.csv")
 COSTED = (S, L, W)
 FAMILY = (S, W)
 
@@ -61,31 +64,31 @@ def _event_columns() -> list[Column]:
 
 COLUMNS: tuple[Column, ...] = (
     # what a row is
-    Column("subnet", "", "sub-net name", (S, L, W, T, Q, R, G)),
+    Column("subnet", "", "sub-net name", (S, L, W, T, Q, R, G, F, A)),
     Column("layer", "", "layer name in the exported integer graph", (L,)),
     Column("op", "", "layer operation (conv, linear, ...; pimsim/quantize/ops.py)", (L,)),
-    Column("bits", "bit", "weight and activation precision", (S, W, Q)),
+    Column("bits", "bit", "weight and activation precision", (S, W, Q, F)),
     Column("technology", "", "memory preset: the device file's `name` (e.g. sot_mram_45nm)",
-           FAMILY),
+           (*FAMILY, F, A)),
     Column("memory_type", "", "technology family of the preset (sot_mram, stt_mram, sram)",
            FAMILY),
     Column("mapping", "", "chip mapping name (mappings/*.yaml)", FAMILY),
     Column("GROUP.KEY", "as the key", "a swept mapping or device key (e.g. chip.rows), one "
-           "column per `--set` axis; its value at this point", (W,)),
-    Column("infeasible", "", "why the chip cannot run this point (empty: feasible)", (W,)),
+           "column per `--set` axis; its value at this point", (W, F)),
+    Column("infeasible", "", "why the chip cannot run this point (empty: feasible)", (W, F)),
     # accuracy
     Column("top1_float", "fraction", "top-1 accuracy of the model as trained, on the test "
-           "split (fake quantizers active in a QAT checkpoint)", (T, Q, R)),
+           "split (fake quantizers active in a QAT checkpoint)", (T, Q, R, A)),
     Column("val_top1_float", "fraction", "top-1 accuracy of the float model on the validation "
            "split carved from the training data (per epoch in train_log.csv; at the end in "
            "results.csv; empty without a split)", (G, R)),
     Column("top1_fakequant", "fraction", "top-1 of the fake-quantized model (float64) on the "
            "test split", (Q,)),
     Column("top1_int", "fraction", "top-1 of the integer executor on the test split (in "
-           "subnets.csv only when every image was checked: --check-all)", (S, W, Q)),
+           "subnets.csv only when every image was checked: --check-all)", (S, W, Q, F)),
     Column("top1_pim", "fraction", "top-1 of bit-serial PIM inference on the test split "
            "(checked equal to the integer executor, prediction by prediction)", (S, T)),
-    Column("images", "image", "test images the accuracy was measured on", (S,)),
+    Column("images", "image", "test images the accuracy was measured on", (S, F)),
     Column("images_checked", "image", "the first images whose bit-serial PIM output was "
            "checked equal to the integer executor's (all with --check-all)", (S,)),
     Column("delta_points", "percentage point", "top1_int minus top1_float", (Q,)),
@@ -121,14 +124,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("buffer_bits", "bit", "activation buffer size of the chip", FAMILY),
     # energy
     Column("energy_pj", "pJ", "energy per image: the sum of the energy_<event>_pj columns",
-           COSTED),
-    Column("energy_per_image_uj", "uJ", "energy_pj in uJ", FAMILY),
+           (*COSTED, A)),
+    Column("energy_per_image_uj", "uJ", "energy_pj in uJ", (*FAMILY, F)),
     *_event_columns(),
     # latency and throughput
     Column("latency_compute_ns", "ns", "compute latency of the layer's busiest sub-array",
            (L,)),
     Column("latency_ns", "ns", "simulated PIM latency per image (of the layer or the sub-net)",
-           COSTED),
+           (*COSTED, F, A)),
     Column("latency_cycles", "cycle", "latency_ns in chip clock cycles", COSTED),
     Column("frame_interval_ns", "ns", "time between images (latency_ns, or the slowest layer "
            "when pipelined)", FAMILY),
@@ -154,7 +157,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("copy_write_bits", "bit", "bits of those copies", FAMILY),
     Column("energy_copy_write_pj", "pJ", "energy of writing those copies", FAMILY),
     # measured latency
-    Column("compute_device", "", "where the latency was measured: cpu or cuda", (T,)),
+    Column("compute_device", "", "where the latency was measured: cpu or cuda", (T, A)),
     Column("batch", "image", "images per timed batch", (T,)),
     Column("threads", "thread", "CPU threads torch used", (T,)),
     Column("repeats", "run", "timed runs (more when the first ones were noisy)", (T,)),
@@ -167,7 +170,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("noisy", "", "True when the spread stayed above the tolerance after every repeat "
            "(the machine was busy: do not trust the row)", (T,)),
     # training
-    Column("method", "", "sub-net generation method", (R,)),
+    Column("method", "", "sub-net generation method", (R, A)),
     Column("train_forward_passes", "pass", "forward passes of this sub-net in training", (R,)),
     Column("train_samples", "image", "training images this sub-net saw", (R,)),
     Column("train_steps", "step", "optimizer steps that updated this sub-net", (R,)),
@@ -176,6 +179,46 @@ COLUMNS: tuple[Column, ...] = (
     Column("epoch", "epoch", "epoch within the phase (from 1)", (G,)),
     Column("train_loss", "", "mean training loss of the epoch", (G,)),
     Column("wall_s", "s", "wall-clock time since training started", (G,)),
+    # faults (pimsim faults)
+    Column("error_prob", "fraction", "error probability injected into every sensed bit and "
+           "activation write (--error-probs; absent: the device's variation model)", (F,)),
+    Column("p_err_and2", "fraction", "probability that an AND2 multi-row sense reads the "
+           "wrong bit (worst case over the cells' states)", (F,)),
+    Column("p_err_write", "fraction", "probability that an activation row write stores a "
+           "wrong bit", (F,)),
+    Column("trials", "trial", "seeded fault draws per sub-net and point", (F,)),
+    Column("top1_pim_mean", "fraction", "mean top-1 of faulty bit-serial PIM inference over "
+           "the trials", (F,)),
+    Column("top1_pim_std", "fraction", "sample standard deviation of that top-1 over the "
+           "trials", (F,)),
+    Column("top1_pim_min", "fraction", "lowest top-1 over the trials", (F,)),
+    Column("layer_error_rate", "fraction", "layer accumulator outputs changed by sense or "
+           "write errors (mean over layers and trials)", (F,)),
+    Column("sense_flip_rate", "fraction", "measured flipped bits per sensed bit", (F,)),
+    # adaptation (pimsim adapt)
+    Column("domain", "", "the target domain", (A,)),
+    Column("top1_float_gated", "fraction", "DA3 with its channel gating on: top-1 on the "
+           "domain's test split", (A,)),
+    Column("trainable_params", "parameter", "parameters the method trains", (A,)),
+    Column("params_per_domain", "value", "values stored per added domain (a Piggyback mask "
+           "bit counts as one)", (A,)),
+    Column("domain_storage_bytes", "B", "bytes stored per added domain", (A,)),
+    Column("saved_tensor_bytes", "B", "bytes autograd saves for backward in one training "
+           "step at batch_size (training activation memory; parameters excluded)", (A,)),
+    Column("memory_ratio_vs_finetune", "ratio", "fine-tuning's saved_tensor_bytes over this "
+           "method's", (A,)),
+    Column("peak_cuda_bytes", "B", "allocator peak during training (empty on CPU)", (A,)),
+    Column("epoch_s", "s", "wall-clock training time per epoch", (A,)),
+    Column("epochs", "epoch", "training epochs per domain", (A,)),
+    Column("batch_size", "image", "images per training step", (A,)),
+    Column("active_channel_fraction", "fraction", "DA3: gated channels that ran, mean over "
+           "the domain's test images", (A,)),
+    Column("energy_gated_pj", "pJ", "DA3: energy per image with gated channels skipped "
+           "(energy_pj: the ungated backbone)", (A,)),
+    Column("energy_saved_pj", "pJ", "energy_pj - energy_gated_pj", (A,)),
+    Column("latency_gated_ns", "ns", "DA3: latency per image with gated channels skipped",
+           (A,)),
+    Column("latency_saved_ns", "ns", "latency_ns - latency_gated_ns", (A,)),
 )
 
 _BY_NAME = {c.name: c for c in COLUMNS}

@@ -111,15 +111,17 @@ def evaluate_point(point: Point, cases: list[SubnetCase], cfg: FaultsConfig) -> 
     for case in cases:
         trials = [run_trial(case, rates, cfg.seed + t, chip.chip.rows, chip.chip.cols, params)
                   for t in range(cfg.trials)]
-        top1 = np.array([t.top1_pim for t in trials])
+        images = len(case.labels)
+        correct = np.rint(np.array([t.top1_pim for t in trials]) * images)  # exact counts
+        top1 = correct / images
         errors = np.array([t.layer_error_rate for t in trials])
         rows.append({
             "subnet": case.name, "bits": case.graph.compute_layers()[0].weight_bits,
             "technology": params.name, **dict(overrides),
             **({ERROR_PROB: error_prob} if error_prob is not None else {}),
-            **p_err, "trials": cfg.trials, "images": len(case.labels),
-            "top1_int": case.top1_int, "top1_pim_mean": float(top1.mean()),
-            "top1_pim_std": float(top1.std(ddof=1)) if len(top1) > 1 else 0.0,
+            **p_err, "trials": cfg.trials, "images": images,
+            "top1_int": case.top1_int, "top1_pim_mean": float(correct.mean() / images),
+            "top1_pim_std": float(correct.std(ddof=1) / images) if len(top1) > 1 else 0.0,
             "top1_pim_min": float(top1.min()),
             "layer_error_rate": float(errors.mean()),
             "sense_flip_rate": float(np.mean([t.sense_flip_rate for t in trials])),
