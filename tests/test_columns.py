@@ -36,8 +36,13 @@ def outputs(tmp_path_factory) -> dict[str, Path]:
             "latency.csv": d / "latency.csv"}
 
 
+# faults.csv and adapt.csv are checked by the end-to-end tests that write them
+# (tests/test_faults.py, tests/test_adapt.py)
+WRITTEN_HERE = [f for f in FILES if f not in ("faults.csv", "adapt.csv")]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize("name", WRITTEN_HERE)
 def test_every_written_column_is_in_the_dictionary_for_its_file(outputs, name):
     columns = pd.read_csv(outputs[name]).columns
     unknown = [c for c in columns if lookup(c) is None]

@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from pimsim.io import write_atomic
 from pimsim.reports.latency import measure_latency
@@ -31,6 +32,7 @@ from pimsim.train import TrainConfig, load_checkpoint, run_training
 DEVICES = ("sot_mram_45nm", "stt_mram_45nm", "sram_45nm")
 BUDGETS = (0.03, 0.1, 0.3, 1.0)
 EPOCHS = 8
+TRAIN_THREADS = 1
 TITLE = (f"dynamic resnet20 on digits: single-path sub-nets at {', '.join(map(str, BUDGETS))} "
          "of the MACs, 8-bit, simulated on SOT-MRAM")
 
@@ -38,10 +40,17 @@ TITLE = (f"dynamic resnet20 on digits: single-path sub-nets at {', '.join(map(st
 def run_demo(out_dir: str | Path = "reports/demo", epochs: int = EPOCHS,
              limit: int | None = None, quiet: bool = False) -> pd.DataFrame:
     """Run the demo into ``out_dir``; returns the short summary table it prints
-    (:func:`demo_table`, with the measured CPU latency per image as ``cpu_latency_ms``)."""
+    (:func:`demo_table`, with the measured CPU latency per image as ``cpu_latency_ms``).
+    Training runs on ``TRAIN_THREADS`` thread(s) whatever the machine (or ``OMP_NUM_THREADS``)
+    offers, so the demo's numbers are the same on every machine."""
     out = Path(out_dir)
-    run_training(TrainConfig(method="single-path", bits=8, epochs=epochs, budgets=BUDGETS),
-                 out / "train", resume=True, quiet=quiet)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TRAIN_THREADS)  # float sums depend on the thread count
+    try:
+        run_training(TrainConfig(method="single-path", bits=8, epochs=epochs, budgets=BUDGETS),
+                     out / "train", resume=True, quiet=quiet)
+    finally:
+        torch.set_num_threads(threads)
     checkpoint = str(out / "train" / "model.pt")
     sim = simulate(SimulateConfig(checkpoint=checkpoint, limit=limit))
     write_simulation(sim, out)
