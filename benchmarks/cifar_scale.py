@@ -83,7 +83,7 @@ def ratio(run: Path, data: Path, images: int, threads: int) -> None:
     from pimsim.train import load_checkpoint
 
     torch.set_num_threads(threads)
-    model, _ = load_quantized(str(run / "model.pt"), 8, str(data), 4)
+    model, _, _ = load_quantized(str(run / "model.pt"), 8, str(data), 4)
     float_model, _ = load_checkpoint(run / "model.pt")
     test = load_cifar10(data)
     x, y = test.test_x[:images], test.test_y[:images]

@@ -13,9 +13,9 @@ times a ten times larger probability for reference.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from pim_inference import best_of  # this folder: run as a script
 
 from pimsim.data import load_digits
 from pimsim.device import load_device_params
@@ -28,15 +28,6 @@ from pimsim.simulate.faults import SubnetCase, run_trial
 
 WIDTHS = (1.0, 0.75, 0.5, 0.25)
 ERROR_PROB = 1e-6  # about where the sub-nets lose their first points of accuracy
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ def _graph_and_data(checkpoint: str):
     from pimsim.quantize import export_subnet_int
     from pimsim.simulate.quantized import load_quantized
 
-    model, data = load_quantized(checkpoint, 8, None, 1)
+    model, data, _ = load_quantized(checkpoint, 8, None, 1)
     graph = export_subnet_int(model, model.subnets[0], data.image_hw)  # the narrower
     return graph, data.test_x[:20].numpy(), data.test_y[:20].numpy()
 

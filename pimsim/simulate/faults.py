@@ -52,7 +52,7 @@ def subnet_cases(checkpoint: str, bits: int | None, data_dir: str | None, calib_
     from pimsim.simulate.layers import layers_from_graph
     from pimsim.simulate.quantized import load_quantized
 
-    model, data = load_quantized(checkpoint, bits, data_dir, calib_batches)
+    model, data, _ = load_quantized(checkpoint, bits, data_dir, calib_batches)
     specs = (model.subnets if not subnets or subnets == ["all"]
              else [model.subnets[model.index_of(n)] for n in subnets])
     n = data.test_count(limit)

@@ -50,12 +50,10 @@ def git_state(folder: Path) -> tuple[str | None, bool | None]:
     return commit, bool(status.strip())
 
 
-def checkpoint_network(path: str) -> dict[str, Any]:
-    """The network a checkpoint holds: ``model``, ``dataset``, ``input_size`` (height x width,
-    pixels), ``num_classes``, training ``method`` and ``bits`` (None: float)."""
-    from pimsim.train import load_checkpoint
-
-    _, meta = load_checkpoint(path)
+def checkpoint_network(meta: dict[str, Any]) -> dict[str, Any]:
+    """The network a checkpoint holds, from its metadata (``load_checkpoint``'s second
+    value): ``model``, ``dataset``, ``input_size`` (height x width, pixels), ``num_classes``,
+    training ``method`` and ``bits`` (None: float)."""
     hw = meta["input_hw"]
     return {"model": meta["arch"], "dataset": meta.get("dataset", "digits"),
             "input_size": f"{hw[0]}x{hw[1]}", "num_classes": meta["num_classes"],

@@ -9,11 +9,11 @@ from pimsim.network import DynamicNet
 
 
 def load_quantized(checkpoint: str, bits: int | None, data_dir: str | None,
-                   calib_batches: int) -> tuple[DynamicNet, Dataset]:
+                   calib_batches: int) -> tuple[DynamicNet, Dataset, dict]:
     """The checkpoint's model, fake-quantized at ``bits``: its own QAT ranges when it was
     trained at ``bits`` (``bits=None`` accepts them), else post-training calibration of every
     sub-net on ``calib_batches`` training batches (a QAT model asked for other bits keeps its
-    weights and is calibrated anew); and its data set."""
+    weights and is calibrated anew); its data set; and the checkpoint's metadata."""
     from pimsim.quantize.evaluate import calibrate_subnets
     from pimsim.quantize.qat import prepare_qat, quantization_bits
     from pimsim.train import load_checkpoint
@@ -29,7 +29,7 @@ def load_quantized(checkpoint: str, bits: int | None, data_dir: str | None,
             model = _float_copy(model)
         prepare_qat(model, bits)
         calibrate_subnets(model, data, calib_batches)
-    return model.eval(), data
+    return model.eval(), data, meta
 
 
 def _float_copy(model: DynamicNet) -> DynamicNet:
@@ -50,7 +50,7 @@ def quantized_family(checkpoint: str, bits: int, data_dir: str | None, calib_bat
     from pimsim.quantize import export_subnet_int
     from pimsim.simulate.layers import layers_from_graph
 
-    model, data = load_quantized(checkpoint, bits, data_dir, calib_batches)
+    model, data, _ = load_quantized(checkpoint, bits, data_dir, calib_batches)
     n = data.test_count(limit)
     images, labels = data.test_x[:n].numpy(), data.test_y[:n].numpy()
     family, top1 = {}, {}

@@ -142,10 +142,11 @@ def simulate(cfg: SimulateConfig, argv: Sequence[str] | None = None) -> Simulati
     if cfg.cost_only:
         family = cost_only_family(cfg.model, cfg.widths, cfg.input_size, cfg.in_channels,
                                   cfg.num_classes, cfg.bits or 8, cfg.subnets)
-        graphs, data = {}, None
+        graphs, data, network = {}, None, _cost_only_network(cfg)
     else:
         note(f"simulate: quantizing and exporting the sub-nets of {cfg.checkpoint}")
-        graphs, data = _export(cfg)
+        graphs, data, meta = _export(cfg)
+        network = checkpoint_network(meta)
         family = {name: layers_from_graph(graph) for name, graph in graphs.items()}
     note(f"simulate: costing {len(family)} sub-nets on {params.name}, mapping {mapping.name}")
     subnets, layers = family_costs(family, params, mapping)  # a chip too small stops here
@@ -155,7 +156,7 @@ def simulate(cfg: SimulateConfig, argv: Sequence[str] | None = None) -> Simulati
             subnets[key] = subnets.subnet.map(lambda n, k=key: accuracy[n][k])
     chip = mapping.chip
     config = {"pimsim_version": __version__, "options": cfg.to_dict(),
-              "provenance": provenance(argv), "network": _network(cfg),
+              "provenance": provenance(argv), "network": network,
               "chip": {"banks": chip.banks, "mats_per_bank": chip.mats_per_bank,
                        "subarrays_per_mat": chip.subarrays_per_mat, "subarrays": chip.subarrays,
                        "rows": chip.rows, "cols": chip.cols},
@@ -167,10 +168,9 @@ def simulate(cfg: SimulateConfig, argv: Sequence[str] | None = None) -> Simulati
     return Simulation(subnets, layers, config)
 
 
-def _network(cfg: SimulateConfig) -> dict[str, Any]:
-    """What ran: the checkpoint's network, or the untrained family of a cost-only run."""
-    if not cfg.cost_only:
-        return checkpoint_network(str(cfg.checkpoint))
+def _cost_only_network(cfg: SimulateConfig) -> dict[str, Any]:
+    """What a cost-only run costs: an untrained family (the keys of
+    :func:`~pimsim.simulate.provenance.checkpoint_network`)."""
     return {"model": cfg.model, "dataset": None, "input_size": f"{cfg.input_size}x"
             f"{cfg.input_size}", "num_classes": cfg.num_classes, "method": None,
             "bits": cfg.bits or 8}
@@ -196,16 +196,17 @@ def cost_only_family(arch: str, widths: Iterable[float], input_size: int, in_cha
     return {n: ls for n, ls in family.items() if n in keep}
 
 
-def _export(cfg: SimulateConfig) -> tuple[dict[str, IntGraph], Dataset]:
+def _export(cfg: SimulateConfig) -> tuple[dict[str, IntGraph], Dataset, dict]:
     """Each selected sub-net of the checkpoint quantized and exported as an integer graph,
-    and the test data."""
+    the test data and the checkpoint's metadata."""
     from pimsim.quantize import export_subnet_int
     from pimsim.simulate.quantized import load_quantized
 
-    model, data = load_quantized(cfg.checkpoint, cfg.bits, cfg.data_dir, cfg.calib_batches)
+    model, data, meta = load_quantized(cfg.checkpoint, cfg.bits, cfg.data_dir,
+                                       cfg.calib_batches)
     graphs = {spec.name: export_subnet_int(model, spec, data.image_hw)
               for spec in _select(model, cfg.subnets)}
-    return graphs, data
+    return graphs, data, meta
 
 
 def _run_images(cfg: SimulateConfig, graphs: dict[str, IntGraph],
