@@ -1,26 +1,35 @@
 """Sub-net generation methods compared with paired 95 % confidence intervals over seeds.
 
-Run: ``.venv/bin/python benchmarks/train_methods.py`` (10 seeds, 15 epochs; estimated about
-15 minutes on 2 quiet cores) or ``--quick`` (2 seeds, 2 epochs: a smoke run of the pipeline).
+Run: ``.venv/bin/python benchmarks/train_methods.py [--dataset digits|digits-affine]`` (10
+seeds) or ``--quick`` (2 seeds, 2 epochs: a smoke run of the pipeline). Training runs on one
+thread (``torch.set_num_threads(1)``): results then do not depend on the machine's core count,
+and a second busy process cannot stall it (two OpenMP threads sharing two busy cores ran a
+resnet20 step about 100x slower here).
 
-Setting (why): resnet20 on the bundled digits with a 10 % validation split carved per class
-(every tuning decision is made on it, never on the 450 test images) and only
-``--train-samples`` (default 300) of the remaining training images. On all 1,347 images a
-width-0.125 resnet20 still scores about 94 %, so the sub-nets' accuracies sit within their
-confidence intervals of each other and no trade-off shows; with 300 images accuracy depends on
-width, and each run is about 4x shorter, which pays for 10 seeds.
+Two settings (why):
 
-Per seed it trains, at MAC budgets 0.25/0.5/0.75/1.0: ``uniform``, ``multi-path``,
-``single-path`` (budget share by samples, the default; by MACs; and with no cost budget),
-``ast`` (weight densities 0.25..1), and ``individual`` (the uniform architectures of those
+- ``digits`` (default; 15 epochs, MAC budgets 0.25/0.5/0.75/1, about 9 min): resnet20 on the
+  bundled digits with a 10 % validation split carved per class (every tuning decision is made
+  on it, never on the 450 test images) and only ``--train-samples`` (300) of the remaining
+  training images, so each run is short and 10 seeds are affordable. On these budgets (widths
+  0.5-1) the sub-nets' accuracies stay within their intervals of each other: the digits are
+  too easy to show a trade-off.
+- ``digits-affine`` (30 epochs, MAC budgets 0.03/0.1/0.3/1, all training images; about
+  45 min): the digits under random affine distortion (``pimsim.data.distorted``: every
+  training batch distorted afresh, 1,800 fixed distorted test images), where width matters:
+  trained alone, the sub-nets of these budgets separate by more than their intervals.
+
+Per seed it trains, at the setting's budgets: ``uniform``, ``multi-path``, ``single-path``
+(budget share by samples, the default; by MACs; and with no cost budget), ``ast`` (weight
+densities equal to the budgets), and ``individual`` (the uniform architectures of those
 budgets, each trained alone). Pairing: seed s of a method is compared with seed s of
 ``individual`` at the same budget (same data order and initial seed; for the non-uniform methods
 the architectures differ at equal MACs; for ``ast`` the pair is by rank, density against MACs).
 For each (method, sub-net) the mean paired difference in test top-1 and its 95 % confidence
 interval, ``mean +- t(0.975, n-1) * sd / sqrt(n)``, are reported, significant when the interval
 excludes 0; per method, whether adjacent sub-nets separate (their accuracy intervals do not
-overlap). Writes ``reports/benchmarks/train_methods.csv`` (every run's rows) and
-``reports/methods.md`` (markdown tables to paste into the README).
+overlap). Writes ``reports/benchmarks/train_methods[_SETTING].csv`` (every run's rows) and
+``reports/methods[_SETTING].md`` (markdown tables to paste into the README).
 """
 
 from __future__ import annotations
@@ -33,22 +42,24 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import torch
 from scipy import stats
 
 from pimsim.train import TrainConfig, run_training
 
-BUDGETS = (0.25, 0.5, 0.75, 1.0)
 BASELINE = "individual"
-RUNS = {  # label: TrainConfig options
-    "uniform": {"method": "uniform", "budgets": BUDGETS},
-    "multi-path": {"method": "multi-path", "budgets": BUDGETS},
-    "single-path": {"method": "single-path", "budgets": BUDGETS},
-    "single-path, MAC share": {"method": "single-path", "budgets": BUDGETS,
-                               "budget_share": "macs"},
-    "single-path, no cost budget": {"method": "single-path", "budgets": BUDGETS,
-                                    "cost_budget": 0},
-    "ast": {"method": "ast", "budgets": BUDGETS},
-    BASELINE: {"method": "individual", "budgets": BUDGETS},
+RUNS = {  # label: TrainConfig options besides the setting's
+    "uniform": {"method": "uniform"},
+    "multi-path": {"method": "multi-path"},
+    "single-path": {"method": "single-path"},
+    "single-path, MAC share": {"method": "single-path", "budget_share": "macs"},
+    "single-path, no cost budget": {"method": "single-path", "cost_budget": 0},
+    "ast": {"method": "ast"},
+    BASELINE: {"method": "individual"},
+}
+SETTINGS = {  # dataset: (budgets, training images (None: all), epochs)
+    "digits": ((0.25, 0.5, 0.75, 1.0), 300, 15),
+    "digits-affine": ((0.03, 0.1, 0.3, 1.0), None, 30),
 }
 
 
@@ -119,19 +130,24 @@ def markdown(table: pd.DataFrame) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=tuple(SETTINGS), default="digits")
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--train-samples", type=int, default=300)
+    parser.add_argument("--epochs", type=int, help="default: the setting's")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 2 epochs")
     parser.add_argument("--out", default="reports")
     args = parser.parse_args()
+    budgets, train_samples, epochs = SETTINGS[args.dataset]
+    args.epochs = args.epochs or epochs
     if args.quick:
         args.seeds, args.epochs = 2, 2
+    torch.set_num_threads(1)
+    suffix = "" if args.dataset == "digits" else "_" + args.dataset.replace("-", "_")
     rows, costs = [], []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.seeds):
-            common = {"epochs": args.epochs, "seed": seed, "train_samples": args.train_samples}
+            common = {"dataset": args.dataset, "budgets": budgets, "epochs": args.epochs,
+                      "seed": seed, "train_samples": train_samples}
             for label, options in RUNS.items():
                 folder = Path(tmp) / f"seed{seed}" / label.replace(" ", "_").replace(",", "")
                 table, cost = train(folder, **options, **common)
@@ -144,13 +160,15 @@ def main() -> None:
     table = pd.DataFrame(rows)
     out = Path(args.out)
     (out / "benchmarks").mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "benchmarks" / "train_methods.csv", index=False)
+    table.to_csv(out / "benchmarks" / f"train_methods{suffix}.csv", index=False)
     acc, paired = summarise(table)
     cost = pd.DataFrame(costs).groupby("method", sort=False).mean(numeric_only=True) \
         .drop(columns="seed").reset_index()
-    head = (f"resnet20 on digits, {args.train_samples} training images (10 % of the training "
-            f"data held out for validation), {args.epochs} epochs, {args.seeds} seeds; test "
-            f"top-1 in %, 95 % t intervals; wall time {time.perf_counter() - start:.0f} s.")
+    images = "all" if train_samples is None else str(train_samples)
+    head = (f"resnet20 on {args.dataset}, MAC budgets {'/'.join(map(str, budgets))}, {images} "
+            f"training images (10 % of the training data held out for validation), "
+            f"{args.epochs} epochs, {args.seeds} seeds, one thread; test top-1 in %, 95 % t "
+            f"intervals; wall time {time.perf_counter() - start:.0f} s.")
     text = "\n\n".join([
         "## Sub-nets per method\n\n" + head,
         markdown(acc.drop(columns=["rank"])),
@@ -158,7 +176,7 @@ def main() -> None:
         markdown(paired),
         "## Training cost (mean over seeds)",
         markdown(cost)]) + "\n"
-    (out / "methods.md").write_text(text)
+    (out / f"methods{suffix}.md").write_text(text)
     print(text)
 
 

@@ -36,7 +36,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--model", default="resnet20", choices=ARCH_CHOICES, metavar="NAME",
                    help="network family: %(choices)s")
     p.add_argument("--dataset", default="digits",
-                   help="digits, cifar10, synthetic or synthetic:TRAIN,TEST")
+                   help="digits, digits-affine, cifar10, synthetic or synthetic:TRAIN,TEST")
     p.add_argument("--data-dir", help="directory of the CIFAR-10 python batches")
     p.add_argument("--input-size", type=positive_int, default=224,
                    help="synthetic data: image size in pixels")

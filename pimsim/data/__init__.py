@@ -1,4 +1,5 @@
-"""Data sets: ``digits`` (the default, bundled), ``cifar10`` (a directory you name),
+"""Data sets: ``digits`` (the default, bundled), ``digits-affine`` (the digits under random
+affine distortion: a harder bundled task), ``cifar10`` (a directory you name),
 ``synthetic`` (random tensors of any shape; ``synthetic:TRAIN,TEST`` sets its image counts,
 64 and 16 by default). The name, sizes included, is what a checkpoint records, so the sub-commands
 that read one regenerate the same images."""
@@ -8,10 +9,11 @@ from __future__ import annotations
 from pimsim.data.base import Dataset, Preprocessing
 from pimsim.data.cifar10 import load_cifar10
 from pimsim.data.digits import load_digits
+from pimsim.data.distorted import load_digits_affine
 from pimsim.data.synthetic import SYNTHETIC_SIZES, load_synthetic
 from pimsim.errors import PimsimError
 
-DATASETS = ("digits", "cifar10", "synthetic")
+DATASETS = ("digits", "digits-affine", "cifar10", "synthetic")
 
 
 def load_dataset(name: str, data_dir: str | None = None,
@@ -21,6 +23,8 @@ def load_dataset(name: str, data_dir: str | None = None,
     ``synthetic:TRAIN,TEST`` that many training and test images."""
     if name == "digits":
         return load_digits()
+    if name == "digits-affine":
+        return load_digits_affine()
     if name == "cifar10":
         if data_dir is None:
             raise PimsimError("--data-dir: required for cifar10 (pimsim never downloads data)")
@@ -50,4 +54,4 @@ def dataset_of_checkpoint(meta: dict, data_dir: str | None = None) -> Dataset:
 
 
 __all__ = ["DATASETS", "Dataset", "Preprocessing", "dataset_of_checkpoint", "load_cifar10",
-           "load_dataset", "load_digits", "load_synthetic", "synthetic_sizes"]
+           "load_dataset", "load_digits", "load_digits_affine", "load_synthetic", "synthetic_sizes"]

@@ -36,7 +36,9 @@ class Dataset:
     """Train and test tensors (images ``N x C x H x W`` float32, labels int64) and metadata;
     ``validation``: a held-out part of the training data, as a ``Dataset`` whose *test* split
     holds the validation images (None: none carved); ``preprocessing``: how the images were
-    made from the stored pixels (None: unknown, e.g. synthetic data)."""
+    made from the stored pixels (None: unknown, e.g. synthetic data); ``holdout_view``: how
+    training images held out for validation are presented (e.g. the test set's distortion;
+    None: as they are)."""
 
     name: str
     train_x: Tensor
@@ -47,6 +49,7 @@ class Dataset:
     augment: Augment | None = None
     validation: Dataset | None = None
     preprocessing: Preprocessing | None = None
+    holdout_view: Callable[[Tensor], Tensor] | None = None
 
     def carve(self, validation: float, train_samples: int | None = None) -> Dataset:
         """A copy whose training data loses a seeded, class-stratified ``validation`` fraction
@@ -74,10 +77,14 @@ class Dataset:
         kept_idx = kept_idx.sort().values
         val = None
         if len(held_idx):
+            held_x = self.train_x[held_idx]
+            if self.holdout_view is not None:
+                held_x = self.holdout_view(held_x)
             val = Dataset(f"{self.name}/validation", self.train_x[:0], self.train_y[:0],
-                          self.train_x[held_idx], self.train_y[held_idx], self.num_classes)
+                          held_x, self.train_y[held_idx], self.num_classes)
         return Dataset(self.name, self.train_x[kept_idx], self.train_y[kept_idx], self.test_x,
-                       self.test_y, self.num_classes, self.augment, val, self.preprocessing)
+                       self.test_y, self.num_classes, self.augment, val, self.preprocessing,
+                       self.holdout_view)
 
     @property
     def in_channels(self) -> int:
