@@ -394,3 +394,14 @@ def test_validation_split_is_carved_from_training_data_per_class_and_seeded():
     assert torch.equal(data.carve(0.0).train_x, data.train_x)  # no split: the data as before
     with pytest.raises(PimsimError, match="--train-samples"):
         data.carve(0.1, train_samples=10_000)
+
+
+def test_threads_option_sets_and_records_the_thread_count(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        assert main(["-q", "train", "--method", "individual", "--widths", "0.25", "--epochs", "1",
+                     "--train-samples", "64", "--threads", "1", "--out", str(tmp_path)]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert json.loads((tmp_path / "cost.json").read_text())["threads"] == 1

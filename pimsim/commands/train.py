@@ -93,6 +93,10 @@ def register(sub: Subparsers) -> None:
                    help="train on this many of the remaining training images (seeded subset; "
                    "default all)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--threads", type=positive_int,
+                   help="CPU threads for PyTorch (default: PyTorch's, one per core); float sums, "
+                   "so the trained weights, depend on it; 1 avoids stalls when other processes "
+                   "share the cores")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.set_defaults(func=run)
@@ -121,6 +125,10 @@ def run(args: argparse.Namespace) -> None:
                       seed=args.seed, validation=args.validation,
                       train_samples=args.train_samples,
                       device=_torch_device(args.device))
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     with writing_to(args.out):
         run_training(cfg, args.out, resume=args.resume, quiet=args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 writes and reports

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from pimsim.data import Dataset, load_dataset
 from pimsim.errors import PimsimError
@@ -111,7 +112,8 @@ def write_outputs(run: Run, trained: Trained, out: Path) -> None:
             save_checkpoint(out / "model.pt", model, data.image_hw, cfg.dataset, meta)
     totals = run.cost.totals()
     epoch_macs = float(full_macs) * len(data.train_y)
-    cost = {"method": cfg.method, **{k: totals.get(k, 0.0) for k in (
+    cost = {"method": cfg.method, "threads": torch.get_num_threads(),
+            **{k: totals.get(k, 0.0) for k in (
                 "wall_s", "optimizer_steps", "forward_passes", "backward_passes", "samples",
                 "forward_macs")},
             "full_model_epoch_macs": epoch_macs,
