@@ -10,9 +10,12 @@ import torch
 
 from pimsim.data import Dataset
 from pimsim.network import DynamicNet
+from pimsim.progress import progress
 from pimsim.quantize.export import export_subnet_int
 from pimsim.quantize.intgraph import IntGraph
 from pimsim.quantize.qat import calibrate, quantization_bits
+
+COMPARE_BATCH = 512  # test images per forward pass (bounded memory on CIFAR-10's 10,000)
 
 
 def calibrate_subnets(model: DynamicNet, data: Dataset, batches: int = 4,
@@ -33,17 +36,20 @@ def compare_subnets(model: DynamicNet, data: Dataset,
     ``top1_int`` (fractions), ``delta_points`` (integer minus float, in percentage points),
     ``agreement`` (fraction of test images where integer and fake-quantized top-1 agree) and
     ``max_logit_steps`` (largest logit difference, in output quantization steps). The
-    fake-quantized model runs in float64. Also returns each sub-net's ``IntGraph``."""
+    fake-quantized model runs in float64. Both run ``COMPARE_BATCH`` images at a time. Also
+    returns each sub-net's ``IntGraph``."""
     bits = quantization_bits(model)
     reference = copy.deepcopy(model).double().eval()
     x, labels = data.test_x, data.test_y.numpy()
+    starts = range(0, len(x), COMPARE_BATCH)
     rows, graphs = [], {}
-    for spec in model.subnets:
+    for spec in progress(model.subnets, "quantize", unit="sub-net"):
         graph = export_subnet_int(model, spec, data.image_hw)
         reference.set_subnet(spec)
-        fake = reference(x.double()).numpy()
-        q_int = np.concatenate([graph.run_int(graph.quantize_input(x[i:i + 512].numpy()))
-                                for i in range(0, len(x), 512)])
+        fake = np.concatenate([reference(x[i:i + COMPARE_BATCH].double()).numpy()
+                               for i in starts])
+        q_int = np.concatenate([graph.run_int(graph.quantize_input(
+            x[i:i + COMPARE_BATCH].numpy())) for i in starts])
         step = graph.layer(graph.output).out_scale
         top1_int = float((q_int.argmax(1) == labels).mean())
         rows.append({"subnet": spec.name, "bits": bits, "top1_float": top1_float[spec.name],

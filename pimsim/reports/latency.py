@@ -23,6 +23,7 @@ import torch
 
 from pimsim.errors import PimsimError
 from pimsim.network import DynamicNet
+from pimsim.progress import progress
 
 
 def _stderr(line: str) -> None:
@@ -83,7 +84,7 @@ def measure_latency(model: DynamicNet, input_hw: tuple[int, int], device: str = 
     x = torch.randn(batch, model.in_channels, *input_hw, generator=g).to(device)
     rows = []
     with _true_float32(device, note):
-        for spec in model.subnets:
+        for spec in progress(model.subnets, "latency", unit="sub-net"):
             plain = model.export_subnet(spec).eval().to(device)
             for _ in range(warmup):
                 plain(x)
