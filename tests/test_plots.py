@@ -7,14 +7,14 @@ from pimsim.reports import plots
 
 
 def _capture(monkeypatch) -> dict:
-    """Replace ``plots._save`` so figures stay open for inspection; returns name -> figure."""
+    """Replace ``plots.save_figure`` so figures stay open for inspection; returns name -> figure."""
     figures: dict = {}
 
     def keep(fig, out, name):
         figures[name] = fig
         return [out / name]
 
-    monkeypatch.setattr(plots, "_save", keep)
+    monkeypatch.setattr(plots, "save_figure", keep)
     return figures
 
 

@@ -164,7 +164,7 @@ def _write(path: Path, table: tuple[list[str], list[list[str]]] | str) -> None:
 
 
 def _draw_only(fig, out, name):
-    """``plots._save`` without files: lay out and render (what saving would do)."""
+    """``plots.save_figure`` without files: lay out and render (what saving would do)."""
     try:
         fig.tight_layout()
         fig.canvas.draw()
@@ -200,7 +200,7 @@ def _check_plot_dir(files: dict) -> None:
     PimsimError line, nothing else."""
     notes: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
-        mp.setattr(plots, "_save", _draw_only)
+        mp.setattr(plots, "save_figure", _draw_only)
         for name, table in files.items():
             _write(Path(tmp) / f"{name}.csv", table)
         try:

@@ -38,7 +38,7 @@ def test_layer_energy_plot_stacks_every_nonzero_event_of_the_table(tmp_path, mon
     energy = [c for c in layers.columns if c.startswith("energy_") and c != "energy_pj"]
     assert energy == list(plots.ENERGY_KINDS) == [energy_column(k) for k in EVENTS]
     figures = []
-    monkeypatch.setattr(plots, "_save", lambda fig, _out, name: figures.append(fig) or [name])
+    monkeypatch.setattr(plots, "save_figure", lambda fig, _out, name: figures.append(fig) or [name])
     plots.plot_layer_energy(layers, out)
     legend = [t.get_text() for t in figures[0].axes[0].get_legend().get_texts()]
     widest = layers[layers.subnet == "w1"]

@@ -183,7 +183,7 @@ def run_faults(cfg: FaultsConfig, out_dir: str | Path, quiet: bool = True) -> pd
 def plot_faults(table: pd.DataFrame, out: Path) -> list[Path]:
     """``faults.png``/``.svg``: mean top-1 (%, bars: one standard deviation over trials)
     against the AND2 error probability, one line per sub-net."""
-    from pimsim.reports.plots import _save, plt
+    from pimsim.reports.plots import plt, save_figure
 
     x = ERROR_PROB if ERROR_PROB in table.columns else "p_err_and2"
     table = table.dropna(subset=[x, "top1_pim_mean"])
@@ -199,7 +199,7 @@ def plot_faults(table: pd.DataFrame, out: Path) -> list[Path]:
     ax.set_ylabel("top-1 on the faulty chip (%)")
     ax.grid(alpha=0.3)
     ax.legend(title="sub-net")
-    return _save(fig, out, "faults")
+    return save_figure(fig, out, "faults")
 
 
 def select_under_error_budget(table: pd.DataFrame, at: Mapping[str, Any], min_top1: float,

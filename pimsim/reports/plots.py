@@ -32,7 +32,8 @@ FORMATS = ("png", "svg")
 ENERGY_KINDS = {energy_column(kind): kind.label for kind in EVENTS}
 
 
-def _save(fig, out: Path, name: str) -> list[Path]:
+def save_figure(fig, out: Path, name: str) -> list[Path]:
+    """``fig`` as ``out/NAME.png`` and ``.svg`` (written atomically, reproducible SVG), closed."""
     paths = []
     try:
         fig.tight_layout()
@@ -128,7 +129,7 @@ def plot_tradeoff(table: pd.DataFrame, x: str, xlabel: str, y: str, ylabel: str,
                   borderaxespad=0)
     else:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    return _save(fig, out, name)
+    return save_figure(fig, out, name)
 
 
 def plot_area_memory(subnets: pd.DataFrame, out: Path) -> list[Path]:
@@ -145,7 +146,7 @@ def plot_area_memory(subnets: pd.DataFrame, out: Path) -> list[Path]:
         axis.set_xlabel("sub-net (narrow to wide)")
         axis.tick_params(axis="x", rotation=30, labelsize=8)
         axis.margins(y=0.12)
-    return _save(fig, out, "area_memory")
+    return save_figure(fig, out, "area_memory")
 
 
 def plot_layer_energy(layers: pd.DataFrame, out: Path) -> list[Path]:
@@ -162,7 +163,7 @@ def plot_layer_energy(layers: pd.DataFrame, out: Path) -> list[Path]:
     ax.set_ylabel("energy per image (uJ)")
     ax.set_title(f"per-layer energy, sub-net {widest}", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    return _save(fig, out, "layer_energy")
+    return save_figure(fig, out, "layer_energy")
 
 
 def plot_technology(table: pd.DataFrame, out: Path) -> list[Path]:
@@ -178,7 +179,7 @@ def plot_technology(table: pd.DataFrame, out: Path) -> list[Path]:
     ax.set_ylabel("energy per image (uJ, best over the sweep)")
     ax.set_title("SOT-MRAM vs STT-MRAM vs SRAM", fontsize=10)
     ax.legend(title="technology", fontsize=8)
-    return _save(ax.figure, out, "technology")
+    return save_figure(ax.figure, out, "technology")
 
 
 def _stderr(note: str) -> None:
