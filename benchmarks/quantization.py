@@ -47,7 +47,7 @@ def main() -> None:
     start = time.perf_counter()
     model = DynamicNet("resnet20", data.num_classes, data.in_channels, specs)
     train(model, data, args.epochs, 0.05, "float")
-    float_top1 = dict(evaluate_subnets(model, data)[["subnet", "top1"]].values)
+    float_top1 = dict(evaluate_subnets(model, data)[["subnet", "top1_float"]].values)
     print(f"float training: {time.perf_counter() - start:.0f} s")
     tables = []
     for bits in (16, 8):

@@ -30,10 +30,11 @@ def outputs(tmp_path_factory) -> dict[str, Path]:
                  "--out", str(d / "sw"), "--quiet"]) == 0
     assert main(["latency", "--checkpoint", ckpt, "--repeats", "3", "--max-rounds", "1",
                  "--out", str(d / "latency.csv")]) == 0
+    assert main(["eval", "--checkpoint", ckpt, "--limit", "20", "--out", str(d / "eval.csv")]) == 0
     return {"results.csv": run / "results.csv", "train_log.csv": run / "train_log.csv",
             "quantize.csv": d / "q" / "quantize.csv", "subnets.csv": d / "sim" / "subnets.csv",
             "layers.csv": d / "sim" / "layers.csv", "sweep.csv": d / "sw" / "sweep.csv",
-            "latency.csv": d / "latency.csv"}
+            "latency.csv": d / "latency.csv", "eval.csv": d / "eval.csv"}
 
 
 # faults.csv and adapt.csv are checked by the end-to-end tests that write them

@@ -311,7 +311,7 @@ def test_eval_recalibrates_new_specs(tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(tmp_path / "model.pt"), "--specs", str(path),
                  "--recalibrate-batches", "5", "--out", str(csv)]) == 0
     table = pd.read_csv(csv).set_index("subnet")
-    assert "w0.75" in table.index and table.top1["w0.75"] > 0.5
+    assert "w0.75" in table.index and table.top1_float["w0.75"] > 0.5
 
 
 def test_multi_path_retrains_select_their_own_channels_and_meet_their_budgets(tmp_path):

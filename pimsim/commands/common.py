@@ -127,7 +127,8 @@ def add_cost_only_args(p: argparse.ArgumentParser) -> None:
 
 
 def print_top1_table(table: pd.DataFrame) -> None:
-    """Print a per-sub-net table with ``top1`` as a percentage."""
+    """Print a per-sub-net table with its ``top1*`` columns as percentages."""
     shown = table.copy()
-    shown["top1"] = (100 * shown["top1"]).map("{:.2f} %".format)
+    for column in [c for c in shown if c.startswith("top1")]:
+        shown[column] = (100 * shown[column]).map("{:.2f} %".format)
     print(shown.to_string(index=False))

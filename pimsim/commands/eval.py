@@ -47,11 +47,11 @@ def _run(args: argparse.Namespace) -> None:
             raise PimsimError(f"{args.specs}: sub-net {spec.name!r} is in the checkpoint "
                               "already; give new specs another name")
         recalibrate_bn(model, spec, data, batches=args.recalibrate_batches)
+    bits = quantization_bits(model)
     table = evaluate_subnets(model, data, limit=args.limit)
     if args.out:
         write_atomic(args.out, lambda p: table.to_csv(p, index=False))
-    bits = quantization_bits(model)
     ran = f"the {bits}-bit fake-quantized model (QAT)" if bits else "the float model"
-    print(f"top1: test-split accuracy of {ran}; pimsim simulate's top1_pim is the integer "
-          "model on bit-serial PIM")
+    print(f"test-split accuracy of {ran}; pimsim simulate's top1_pim is the integer model "
+          "on bit-serial PIM")
     print_top1_table(table)

@@ -55,8 +55,7 @@ def _run(args: argparse.Namespace) -> None:
     hw = (args.input_size, args.input_size) if args.input_size else data.image_hw
     table = measure_latency(model, hw, args.device, args.batch, args.repeats, args.warmup,
                             tolerance=args.tolerance, max_rounds=args.max_rounds)
-    acc = evaluate_subnets(model, data).rename(columns={"top1": "top1_float"})
-    acc = acc[["subnet", "macs", "top1_float"]]
+    acc = evaluate_subnets(model, data)[["subnet", "macs", "top1_float"]]
     table = table.merge(acc, on="subnet")
     write_atomic(args.out, lambda p: table.to_csv(p, index=False))
     print(table.to_string(index=False, float_format="{:.4g}".format))

@@ -52,8 +52,7 @@ def _run(args: argparse.Namespace) -> None:
     if have is None:
         if args.bits is None:
             raise PimsimError(f"--bits: required: {args.checkpoint} holds a float model")
-        top1_float = dict(evaluate_subnets(model, data).rename(
-            columns={"top1": "top1_float"})[["subnet", "top1_float"]].values)
+        top1_float = dict(evaluate_subnets(model, data)[["subnet", "top1_float"]].values)
         prepare_qat(model, args.bits)
         calibrate_subnets(model, data, args.calib_batches)
     else:

@@ -142,7 +142,7 @@ def _print_results(out: Path) -> None:
 
     table = pd.read_csv(out / RESULTS_FILE)
     shown = table[["subnet", "macs", "params", "weight_density", "top1_float"]]
-    print_top1_table(shown.rename(columns={"top1_float": "top1"}))
+    print_top1_table(shown)
     print(f"results in {out}/")
 
 

@@ -130,7 +130,7 @@ def subnet_totals(model: DynamicNet, input_hw: tuple[int, int]) -> pd.DataFrame:
         table = subnet_table(model, spec, input_hw)
         rows.append({"subnet": spec.name, "macs": int(table["macs"].sum()),
                      "params": int(table["params"].sum()),
-                     "peak_act": int(table[["act_in", "act_out"]].max().max())})
+                     "peak_activation_values": int(table[["act_in", "act_out"]].max().max())})
     return pd.DataFrame(rows)
 
 

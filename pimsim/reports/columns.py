@@ -27,15 +27,16 @@ FILES: dict[str, str] = {
     "sweep.csv": "`pimsim sweep`, `pimsim demo`: one row per sub-net per design point",
     "latency.csv": "`pimsim latency`, `pimsim demo`: one row per sub-net, measured",
     "quantize.csv": "`pimsim quantize`: one row per sub-net",
+    "eval.csv": "`pimsim eval --out`: one row per sub-net",
     "results.csv": "`pimsim train`: one row per sub-net",
     "train_log.csv": "`pimsim train`: one row per evaluation during training",
     "faults.csv": "`pimsim faults`: one row per sub-net per variation or error point",
     "adapt.csv": "`pimsim adapt`: one row per domain per adaptation method",
 }
 
-S, L, W, T, Q, R, G, F, A = (
+S, L, W, T, Q, R, G, F, A, E = (
     "subnets.csv", "layers.csv", "sweep.csv", "latency.csv", "quantize.csv", "results.csv",
-    "train_log.csv", "faults.csv", "adapt.csv")
+    "train_log.csv", "faults.csv", "adapt.csv", "eval.csv")
 COSTED = (S, L, W)
 FAMILY = (S, W)
 
@@ -64,7 +65,9 @@ def _event_columns() -> list[Column]:
 
 COLUMNS: tuple[Column, ...] = (
     # what a row is
-    Column("subnet", "", "sub-net name", (S, L, W, T, Q, R, G, F, A)),
+    Column("subnet", "", "sub-net name", (S, L, W, T, Q, R, G, F, A, E)),
+    Column("spec", "", "the sub-net's widths: `ratio=R` (uniform) or `counts=C1/C2/...` "
+           "(channels per layer group)", (E,)),
     Column("layer", "", "layer name in the exported integer graph", (L,)),
     Column("op", "", "layer operation (conv, linear, ...; pimsim/quantize/ops.py)", (L,)),
     Column("bits", "bit", "weight and activation precision", (S, W, Q, F)),
@@ -78,7 +81,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("infeasible", "", "why the chip cannot run this point (empty: feasible)", (W, F)),
     # accuracy
     Column("top1_float", "fraction", "top-1 accuracy of the model as trained, on the test "
-           "split (fake quantizers active in a QAT checkpoint)", (T, Q, R, A)),
+           "split (fake quantizers active in a QAT checkpoint)", (T, Q, R, A, E)),
     Column("val_top1_float", "fraction", "top-1 accuracy of the float model on the validation "
            "split carved from the training data (per epoch in train_log.csv; at the end in "
            "results.csv; empty without a split)", (G, R)),
@@ -97,8 +100,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("max_logit_steps", "output quantization step", "largest logit difference between "
            "the fake-quantized and integer models", (Q,)),
     # network shape and size
-    Column("macs", "MAC", "multiply-accumulates per image, as executed", (S, L, W, T, R)),
-    Column("params", "parameter", "weights and biases of the sub-net", (R,)),
+    Column("macs", "MAC", "multiply-accumulates per image, as executed", (S, L, W, T, R, E)),
+    Column("params", "parameter", "weights and biases of the sub-net", (R, E)),
+    Column("peak_activation_values", "value", "elements of the largest layer input or output "
+           "for one image", (E,)),
     Column("weight_density", "fraction", "non-zero weights of the sub-net's layers", (R,)),
     Column("c_in", "channel", "input channels of the layer", (L,)),
     Column("c_out", "channel", "output channels of the layer", (L,)),

@@ -25,8 +25,8 @@ def top1(model: nn.Module, data: Dataset, batch_size: int = 256, limit: int | No
 
 def evaluate_subnets(model: DynamicNet, data: Dataset, batch_size: int = 256,
                      limit: int | None = None, device: str = "cpu") -> pd.DataFrame:
-    """One row per registered sub-net: ``subnet``, ``spec``, ``macs``, ``params``, ``top1``
-    (a fraction in [0, 1])."""
+    """One row per registered sub-net: ``subnet``, ``spec``, ``macs``, ``params``,
+    ``top1_float`` (a fraction in [0, 1]; of the model as it runs: fake-quantized after QAT)."""
     table = subnet_totals(model, data.image_hw)
     specs = {s.name: s for s in model.subnets}
     accs = []
@@ -34,7 +34,7 @@ def evaluate_subnets(model: DynamicNet, data: Dataset, batch_size: int = 256,
         model.set_subnet(name)
         accs.append(top1(model, data, batch_size, limit, device))
     table.insert(1, "spec", [_describe(specs[n]) for n in table["subnet"]])
-    table["top1"] = accs
+    table["top1_float"] = accs
     return table
 
 
