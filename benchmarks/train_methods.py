@@ -28,8 +28,9 @@ the architectures differ at equal MACs; for ``ast`` the pair is by rank, density
 For each (method, sub-net) the mean paired difference in test top-1 and its 95 % confidence
 interval, ``mean +- t(0.975, n-1) * sd / sqrt(n)``, are reported, significant when the interval
 excludes 0; per method, whether adjacent sub-nets separate (their accuracy intervals do not
-overlap). Writes ``reports/benchmarks/train_methods[_SETTING].csv`` (every run's rows) and
-``reports/methods[_SETTING].md`` (markdown tables to paste into the README).
+overlap). Writes ``reports/benchmarks/train_methods[_SETTING].csv`` (every run's rows),
+``..._cost.csv`` (training cost per method) and ``reports/methods[_SETTING].md`` (markdown
+tables to paste into the README; ``--from-csv`` rebuilds them from an earlier run's rows).
 """
 
 from __future__ import annotations
@@ -114,6 +115,45 @@ def summarise(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return acc, pd.DataFrame(paired)
 
 
+def wide(acc: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
+    """One row per method, one column per sub-net rank (largest first): ``mean +- ci`` and, for
+    methods other than individual, the paired difference ``(diff +- ci)``, starred when
+    significant; ``<`` marks a sub-net whose interval lies below the next larger one's."""
+    diffs = {(r.method, r.subnet): r for r in paired.itertuples()}
+    table: dict[str, dict[str, str]] = {}
+    for r in acc.itertuples():
+        cell = f"{r.top1_float_pct:.1f} ± {r.ci95_pct:.1f}" + (
+            " <" if r.separates_from_larger else "")
+        d = diffs.get((r.method, r.subnet))
+        if d is not None:
+            cell += (f" ({d.diff_vs_individual_pct:+.1f} ± {d.ci95_pct:.1f}"
+                     f"{'*' if d.significant else ''})")
+        table.setdefault(r.method, {"method": r.method})[f"rank {r.rank}"] = \
+            f"{r.subnet}: {cell}"
+    return pd.DataFrame(list(table.values()))
+
+
+def steps(acc: pd.DataFrame) -> pd.DataFrame:
+    """Optimizer steps each sub-net took part in (mean over seeds), per method and rank."""
+    return acc.pivot(index="method", columns="rank", values="train_steps").rename(
+        columns=lambda r: f"rank {r}").reindex(acc.method.unique()).reset_index()
+
+
+def report(rows: pd.DataFrame, head: str, cost: pd.DataFrame | None) -> str:
+    """The markdown of a run: compact, per-sub-net and paired tables, and the training cost."""
+    acc, paired = summarise(rows)
+    parts = ["## Compact view\n\n" + head + " Cells: sub-net: mean ± 95 % interval; `<`: "
+             "below the next larger sub-net's interval; in brackets the paired difference "
+             "against `individual`, `*` significant.", markdown(wide(acc, paired)),
+             "## Optimizer steps per sub-net (mean over seeds)", markdown(steps(acc)),
+             "## Sub-nets per method", markdown(acc.drop(columns=["rank"])),
+             "## Paired differences against `individual` (same seed, same budget)",
+             markdown(paired)]
+    if cost is not None:
+        parts += ["## Training cost (mean over seeds)", markdown(cost)]
+    return "\n\n".join(parts) + "\n"
+
+
 def markdown(table: pd.DataFrame) -> str:
     """A GitHub markdown table (floats with 3 significant decimals)."""
     def cell(v: object) -> str:
@@ -135,6 +175,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="default: the setting's")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 2 epochs")
     parser.add_argument("--out", default="reports")
+    parser.add_argument("--from-csv", help="summarise the rows CSV of an earlier run (no "
+                        "training; its cost CSV beside it, if any)")
     args = parser.parse_args()
     budgets, train_samples, epochs = SETTINGS[args.dataset]
     args.epochs = args.epochs or epochs
@@ -142,6 +184,21 @@ def main() -> None:
         args.seeds, args.epochs = 2, 2
     torch.set_num_threads(1)
     suffix = "" if args.dataset == "digits" else "_" + args.dataset.replace("-", "_")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    images = "all" if train_samples is None else str(train_samples)
+    setting = (f"resnet20 on {args.dataset}, MAC budgets {'/'.join(map(str, budgets))}, "
+               f"{images} training images (10 % of the training data held out for "
+               f"validation), {args.epochs} epochs, {args.seeds} seeds, one thread; test top-1 "
+               "in %, 95 % t intervals")
+    if args.from_csv:
+        rows = pd.read_csv(args.from_csv)
+        cost_csv = Path(args.from_csv).with_name(Path(args.from_csv).stem + "_cost.csv")
+        cost = pd.read_csv(cost_csv) if cost_csv.is_file() else None
+        text = report(rows, setting + ".", cost)
+        (out / f"methods{suffix}.md").write_text(text)
+        print(text)
+        return
     rows, costs = [], []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -158,24 +215,12 @@ def main() -> None:
                               "mac_cost_vs_full": cost["cost_vs_full_model_training"]})
             print(f"seed {seed} done after {time.perf_counter() - start:.0f} s", flush=True)
     table = pd.DataFrame(rows)
-    out = Path(args.out)
     (out / "benchmarks").mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "benchmarks" / f"train_methods{suffix}.csv", index=False)
-    acc, paired = summarise(table)
     cost = pd.DataFrame(costs).groupby("method", sort=False).mean(numeric_only=True) \
         .drop(columns="seed").reset_index()
-    images = "all" if train_samples is None else str(train_samples)
-    head = (f"resnet20 on {args.dataset}, MAC budgets {'/'.join(map(str, budgets))}, {images} "
-            f"training images (10 % of the training data held out for validation), "
-            f"{args.epochs} epochs, {args.seeds} seeds, one thread; test top-1 in %, 95 % t "
-            f"intervals; wall time {time.perf_counter() - start:.0f} s.")
-    text = "\n\n".join([
-        "## Sub-nets per method\n\n" + head,
-        markdown(acc.drop(columns=["rank"])),
-        "## Paired differences against `individual` (same seed, same budget)",
-        markdown(paired),
-        "## Training cost (mean over seeds)",
-        markdown(cost)]) + "\n"
+    cost.to_csv(out / "benchmarks" / f"train_methods{suffix}_cost.csv", index=False)
+    text = report(table, f"{setting}; wall time {time.perf_counter() - start:.0f} s.", cost)
     (out / f"methods{suffix}.md").write_text(text)
     print(text)
 
