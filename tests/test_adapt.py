@@ -43,8 +43,12 @@ def test_every_method_starts_as_the_backbone(backbone, method):
 def test_da3_training_leaves_the_backbone_bit_identical(backbone):
     before = {k: v.clone() for k, v in backbone.state_dict().items()}
     model = build_adapted(backbone, "da3", 10)
+    domain_bn = (".bias", "running_mean", "running_var", "scale", "shift")  # per domain
     frozen = {k: v.clone() for k, v in model.state_dict().items()
-              if ".adaptor." not in k and not k.startswith("fc.") and not k.endswith("bound")}
+              if ".adaptor." not in k and not k.startswith("fc.") and not k.endswith("bound")
+              and not k.endswith(domain_bn)}
+    assert sum(k.endswith(".conv.weight") for k in frozen) == 10  # the stem and 9 blocks'
+    assert sum(k.endswith("source_weight") for k in frozen) == 21  # every BN's gamma
     adaptor = {k: v.clone() for k, v in model.state_dict().items() if ".adaptor." in k}
     train_domain(model, tiny_data(), TrainSettings(epochs=2, batch_size=16))
     after = model.state_dict()
