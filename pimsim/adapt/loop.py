@@ -67,7 +67,9 @@ def train_domain(model: nn.Module, data: Dataset, settings: TrainSettings) -> Do
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=settings.lr)
     gen = torch.Generator().manual_seed(settings.seed)
-    x0, y0 = data.train_x[:settings.batch_size], data.train_y[:settings.batch_size]
+    # copies: a view would count the whole training set's storage where a layer saves it
+    x0 = data.train_x[:settings.batch_size].clone()
+    y0 = data.train_y[:settings.batch_size].clone()
     units = da3_units(model)
     if units and settings.gate_penalty > 0:
         calibrate_gates(model, data, settings)  # M0: the backbone's own bounds

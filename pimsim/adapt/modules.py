@@ -56,7 +56,7 @@ SPATIAL = ("none", "add", "mul")
 class DA3Design:
     """Where DA3's adaptors go and what else each domain trains (see the module docstring)."""
 
-    spatial: str = "add"
+    spatial: str = "none"
     stem: bool = True
     conv2: bool = False
     bn_stats: bool = True
