@@ -32,7 +32,7 @@ class TrainSettings:
     compute_device: str = "cpu"
     train_limit: int | None = None
     gate_penalty: float = 0.0
-    da3_lr: float = 1e-2
+    da3_lr: float = 2e-2
 
 
 @dataclass(frozen=True)

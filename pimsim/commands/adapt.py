@@ -44,7 +44,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--epochs", type=positive_int, default=5, help="training epochs per domain")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per step")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (baselines)")
-    p.add_argument("--da3-lr", type=float, default=1e-2, help="Adam learning rate of DA3")
+    p.add_argument("--da3-lr", type=float, default=2e-2, help="Adam learning rate of DA3")
     p.add_argument("--seed", type=int, default=0, help="random seed (data order, init)")
     p.add_argument("--train-limit", type=positive_int,
                    help="train on the first N training images of each domain (quick runs)")
