@@ -69,7 +69,7 @@ def test_da3_saves_far_less_than_finetuning(backbone):
     ratio = bytes_["finetune"] / bytes_["da3"]
     print(f"saved-tensor bytes: finetune {bytes_['finetune']:,}, da3 {bytes_['da3']:,}, "
           f"ratio {ratio:.1f}x")
-    assert ratio > 5
+    assert ratio > 20  # 1-bit ReLU masks: about 30x at this size
     # DA3 keeps little beyond one byte per ReLU output after the first adaptor
     relu_elems = 16 * (16 * 64 * 6 + 32 * 16 * 6 + 64 * 4 * 6)  # stage1 from block 0's ReLU
     assert bytes_["da3"] < 1.2 * relu_elems
