@@ -1,16 +1,20 @@
 """DA3 against the adaptation baselines on digits domains, resnet20 backbone.
 
-Run: ``.venv/bin/python benchmarks/da3.py [--quick]``. It trains a resnet20 on the source
-domain (the digits; ``uniform`` method, full width only, ``--backbone-epochs``), then adapts
-it with every method (da3, finetune, last-layer, parallel-adapter, series-adapter, piggyback)
+Run: ``.venv/bin/python benchmarks/da3.py [--quick] [--ablation]``. It trains a resnet20 on
+the source domain (the digits; ``uniform`` method, full width only), then adapts it with
+every method (da3, finetune, last-layer, parallel-adapter, series-adapter, piggyback)
 to each of the domains rotate, flip, invert, noise and blur (``--epochs`` each, batch 64) and
 reports per domain and method: test top-1 (DA3 also with gating), trainable parameters, the
 bytes autograd saves for one training step (training activation memory) and their ratio to
 fine-tuning's, the time per epoch, and DA3's gated-chip energy saving (sot_mram_45nm, 8 bit).
+Adam at learning rate 1e-3 for the baselines, 2e-2 for DA3 (``TrainSettings.da3_lr``).
 DA3 runs twice: with the paper's loss, and with pimsim's optional gate penalty
-(``GATE_PENALTY``, Adam learning rate ``GATE_LR``: the adaptor's zero-initialised output must
-travel as far as the channels' bounds), which pushes channels to be gated at inference.
+(``GATE_PENALTY``), which pushes channels to be gated at inference.
 Writes ``reports/benchmarks/da3.csv`` and ``reports/benchmarks/da3.md`` (the README table).
+
+``--ablation``: instead, DA3's design choices (:class:`pimsim.adapt.DA3Design`, learning rate)
+one at a time from the first design (``ABLATION``), on the same domains and settings; writes
+``reports/benchmarks/da3_ablation.csv`` and ``.md``.
 
 ``--quick``: backbone 3 epochs, 4 domains, 1 adaptation epoch on 256 training images (a few
 minutes on 2 busy cores). The full run (backbone 15 epochs, 5 domains x 6 methods x 10 epochs
@@ -27,7 +31,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from pimsim.adapt import AdaptConfig, TrainSettings, run_adapt
+from pimsim.adapt import (
+    AdaptConfig,
+    DA3Design,
+    TrainSettings,
+    build_adapted,
+    load_backbone,
+    run_adapt,
+    saved_tensor_bytes,
+)
+from pimsim.data import dataset_of_checkpoint
 from pimsim.io import write_atomic, write_text_atomic
 from pimsim.simulate.gating import cost_adapted
 from pimsim.train import TrainConfig, run_training
@@ -37,7 +50,19 @@ DOMAINS = ("rotate", "flip", "invert", "noise", "blur")
 FULL = {"backbone_epochs": 15, "domains": DOMAINS, "epochs": 10, "train_limit": None}
 QUICK = {"backbone_epochs": 3, "domains": DOMAINS[:4], "epochs": 1, "train_limit": 256}
 TRAIN_IMAGES = 1347  # the digits training split
-GATE_PENALTY, GATE_LR = 0.1, 1e-2
+GATE_PENALTY = 0.1
+_FIRST = DA3Design(spatial="none", stem=False, bn_stats=False, bn_bias=False)
+ABLATION: tuple[tuple[str, DA3Design, float], ...] = (  # (variant, design, DA3 learning rate)
+    ("first design: channel attention on block conv1, source BN", _FIRST, 1e-3),
+    ("same, learning rate 2e-2", _FIRST, 2e-2),
+    ("+ BN statistics per domain", dataclasses.replace(_FIRST, bn_stats=True), 2e-2),
+    ("+ BN bias trained", dataclasses.replace(_FIRST, bn_stats=True, bn_bias=True), 2e-2),
+    ("+ stem unit (the default)", DA3Design(spatial="none"), 2e-2),
+    ("+ spatial attention, a_c + s_hw", DA3Design(spatial="add"), 2e-2),
+    ("+ spatial attention, a_c * s_hw", DA3Design(spatial="mul"), 2e-2),
+    ("+ units on each block's conv2", DA3Design(spatial="none", conv2=True), 2e-2),
+    ("+ BN gain trained", DA3Design(spatial="none", bn_gain=True), 2e-2),
+)
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -67,9 +92,44 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ablation_markdown(table: pd.DataFrame, finetune_bytes: int) -> str:
+    """Per DA3 variant: mean top-1, invert, rotate, saved-tensor KiB and the ratio to
+    fine-tuning's."""
+    lines = ["| DA3 variant | lr | mean top-1 | invert | rotate | saved tensors (KiB, batch 64) "
+             "| memory vs finetune |", "|---|---|---|---|---|---|---|"]
+    for variant, rows in table.groupby("variant", sort=False):
+        acc = rows.set_index("domain")["top1_float"]
+        saved = int(rows.saved_tensor_bytes.iloc[0])
+        cells = [f"{100 * acc[d]:.1f}" if d in acc else "-" for d in ("invert", "rotate")]
+        lines.append(f"| {variant} | {rows.lr.iloc[0]:g} | {100 * acc.mean():.1f} | "
+                     f"{' | '.join(cells)} | {saved / 1024:,.0f} | "
+                     f"{finetune_bytes / saved:.1f}x |")
+    return "\n".join(lines) + "\n"
+
+
+def run_ablation(cfg: AdaptConfig) -> tuple[pd.DataFrame, int]:
+    """Every :data:`ABLATION` variant on ``cfg``'s domains; fine-tuning's saved bytes."""
+    tables = []
+    for variant, design, lr in ABLATION:
+        table = run_adapt(dataclasses.replace(
+            cfg, methods=("da3",), design=design,
+            train=dataclasses.replace(cfg.train, da3_lr=lr))).table
+        table.insert(0, "variant", variant)
+        tables.append(table)
+        print(f"{variant}: mean top-1 {100 * table.top1_float.mean():.1f} %", flush=True)
+    backbone, _, meta = load_backbone(cfg.checkpoint, None)
+    data = dataset_of_checkpoint(meta, None)
+    n = cfg.train.batch_size
+    x, y = data.train_x[:n].clone(), data.train_y[:n].clone()  # as train_domain measures
+    finetune = saved_tensor_bytes(build_adapted(backbone, "finetune", data.num_classes), x, y)
+    return pd.concat(tables, ignore_index=True), finetune
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run (see docstring)")
+    parser.add_argument("--ablation", action="store_true",
+                        help="DA3's design choices one at a time (see docstring)")
     args = parser.parse_args()
     run = QUICK if args.quick else FULL
     start = time.perf_counter()
@@ -80,16 +140,27 @@ def main() -> None:
         cfg = AdaptConfig(checkpoint=str(Path(tmp) / "model.pt"), domains=run["domains"],
                           train=TrainSettings(epochs=run["epochs"],
                                               train_limit=run["train_limit"]))
-        table = cost_adapted(run_adapt(cfg))
-        gated = cost_adapted(run_adapt(dataclasses.replace(
-            cfg, methods=("da3",),
-            train=dataclasses.replace(cfg.train, gate_penalty=GATE_PENALTY, lr=GATE_LR))))
-    gated["method"] = f"da3, gate penalty {GATE_PENALTY:g}, lr {GATE_LR:g}"
+        if args.ablation:
+            ablation, finetune_bytes = run_ablation(cfg)
+        else:
+            table = cost_adapted(run_adapt(cfg))
+            gated = cost_adapted(run_adapt(dataclasses.replace(
+                cfg, methods=("da3",),
+                train=dataclasses.replace(cfg.train, gate_penalty=GATE_PENALTY))))
+    name = "da3_quick" if args.quick else "da3"
+    if args.ablation:
+        write_atomic(OUT / f"{name}_ablation.csv", lambda p: ablation.to_csv(p, index=False))
+        text = ablation_markdown(ablation, finetune_bytes)
+        write_text_atomic(OUT / f"{name}_ablation.md", text)
+        print(text)
+        print(f"ablation: {(time.perf_counter() - start) / 60:.1f} min; written "
+              f"{OUT / name}_ablation.csv and .md")
+        return
+    gated["method"] = f"da3, gate penalty {GATE_PENALTY:g}"
     finetune = table[table.method == "finetune"].set_index("domain")["saved_tensor_bytes"]
     gated["memory_ratio_vs_finetune"] = gated.domain.map(finetune) / gated.saved_tensor_bytes
     table = pd.concat([table, gated], ignore_index=True)
     total_s = time.perf_counter() - start
-    name = "da3_quick" if args.quick else "da3"
     write_atomic(OUT / f"{name}.csv", lambda p: table.to_csv(p, index=False))
     text = markdown(table)
     write_text_atomic(OUT / f"{name}.md", text)
@@ -101,6 +172,7 @@ def main() -> None:
                     + adapt_s * scale * len(DOMAINS) / len(QUICK["domains"]))
         print(f"quick run: {total_s / 60:.1f} min; the full run: about {estimate / 60:.0f} min "
               "on this machine")
+    print(f"full run: {total_s / 60:.1f} min" if not args.quick else "")
     print(f"written {OUT / name}.csv and .md")
 
 

@@ -43,8 +43,12 @@ def test_every_method_starts_as_the_backbone(backbone, method):
 def test_da3_training_leaves_the_backbone_bit_identical(backbone):
     before = {k: v.clone() for k, v in backbone.state_dict().items()}
     model = build_adapted(backbone, "da3", 10)
+    domain_bn = (".bias", "running_mean", "running_var", "scale", "shift")  # per domain
     frozen = {k: v.clone() for k, v in model.state_dict().items()
-              if ".adaptor." not in k and not k.startswith("fc.") and not k.endswith("bound")}
+              if ".adaptor." not in k and not k.startswith("fc.") and not k.endswith("bound")
+              and not k.endswith(domain_bn)}
+    assert sum(k.endswith(".conv.weight") for k in frozen) == 10  # the stem and 9 blocks'
+    assert sum(k.endswith("source_weight") for k in frozen) == 21  # every BN's gamma
     adaptor = {k: v.clone() for k, v in model.state_dict().items() if ".adaptor." in k}
     train_domain(model, tiny_data(), TrainSettings(epochs=2, batch_size=16))
     after = model.state_dict()
@@ -65,7 +69,7 @@ def test_da3_saves_far_less_than_finetuning(backbone):
     ratio = bytes_["finetune"] / bytes_["da3"]
     print(f"saved-tensor bytes: finetune {bytes_['finetune']:,}, da3 {bytes_['da3']:,}, "
           f"ratio {ratio:.1f}x")
-    assert ratio > 5
+    assert ratio > 20  # 1-bit ReLU masks: about 30x at this size
     # DA3 keeps little beyond one byte per ReLU output after the first adaptor
     relu_elems = 16 * (16 * 64 * 6 + 32 * 16 * 6 + 64 * 4 * 6)  # stage1 from block 0's ReLU
     assert bytes_["da3"] < 1.2 * relu_elems

@@ -8,7 +8,9 @@ backbone's when the class counts agree):
 - ``parallel-adapter`` / ``series-adapter``: a 1x1 adapter per convolution inside each residual
   block, every BatchNorm and the head;
 - ``piggyback``: a binary mask per weight of every convolution, every BatchNorm and the head;
-- ``da3``: one additive attention adaptor per residual block and the head; BatchNorm frozen.
+- ``da3``: additive attention adaptors (:class:`pimsim.adapt.modules.DA3Design`: on each
+  block's first convolution, and by default on the stem), the head, and per-domain BatchNorm
+  (by default statistics re-estimated on the domain and a trained bias).
 
 Frozen convolutions and BatchNorms of every method but ``finetune`` are
 :mod:`pimsim.adapt.lean` layers, and their ReLUs keep 1-byte masks: what is saved for backward
@@ -22,8 +24,14 @@ import copy
 import torch
 from torch import nn
 
-from pimsim.adapt.lean import FrozenBatchNorm2d, FrozenConv2d, MaskReLU
-from pimsim.adapt.modules import DA3Unit, ParallelAdapter, PiggybackConv, SeriesAdapter
+from pimsim.adapt.lean import DomainBatchNorm2d, FrozenConv2d, MaskReLU
+from pimsim.adapt.modules import (
+    DA3Design,
+    DA3Unit,
+    ParallelAdapter,
+    PiggybackConv,
+    SeriesAdapter,
+)
 from pimsim.errors import PimsimError
 from pimsim.network.resnet import BasicBlock, Bottleneck
 
@@ -67,10 +75,11 @@ def _head(backbone: nn.Module, num_classes: int, generator: torch.Generator) -> 
     return head
 
 
-def build_adapted(backbone: nn.Module, method: str, num_classes: int,
-                  seed: int = 0) -> nn.Module:
-    """A copy of ``backbone`` (a plain pimsim ResNet) adapted for one domain by ``method``;
-    the backbone itself is never modified."""
+def build_adapted(backbone: nn.Module, method: str, num_classes: int, seed: int = 0,
+                  design: DA3Design | None = None) -> nn.Module:
+    """A copy of ``backbone`` (a plain pimsim ResNet) adapted for one domain by ``method``
+    (``design``: DA3's, default :class:`DA3Design`'s defaults); the backbone itself is never
+    modified."""
     check_methods([method])
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # the adapters' own initialisation
@@ -82,12 +91,13 @@ def build_adapted(backbone: nn.Module, method: str, num_classes: int,
         p.requires_grad_(False)
     model.fc.requires_grad_(True)
     if method == "da3":
-        for name, block in _blocks(model):
-            _set(model, f"{name}.conv1", DA3Unit(block.conv1, block.bn1))
-            _set(model, f"{name}.bn1", nn.Identity())
+        _attach_da3(model, design or DA3Design())
     inside = _block_convs(model)
     wrap = {"parallel-adapter": ParallelAdapter, "series-adapter": SeriesAdapter}.get(method)
+    units = tuple(f"{n}." for n, m in model.named_modules() if isinstance(m, DA3Unit))
     for name, m in list(model.named_modules()):
+        if name.startswith(units):
+            continue  # the adaptor's own layers train
         if isinstance(m, nn.Conv2d):
             if method == "piggyback":
                 _set(model, name, PiggybackConv(m))
@@ -97,12 +107,27 @@ def build_adapted(backbone: nn.Module, method: str, num_classes: int,
                 _set(model, name, FrozenConv2d(m))
         elif isinstance(m, nn.BatchNorm2d):
             if method == "da3":
-                _set(model, name, FrozenBatchNorm2d(m))
+                d = design or DA3Design()
+                _set(model, name, DomainBatchNorm2d(m, d.bn_bias, d.bn_gain, d.bn_stats))
             else:
                 m.requires_grad_(True)
         elif isinstance(m, nn.ReLU):
             _set(model, name, MaskReLU())
     return model
+
+
+def _attach_da3(model: nn.Module, design: DA3Design) -> None:
+    """DA3 units on each block's first convolution (gating), on each block's second one
+    (``design.conv2``) and on the stem (``design.stem``); their BatchNorms become identities."""
+    places = [(f"{n}.conv1", f"{n}.bn1", True) for n, _ in _blocks(model)]
+    if design.conv2:
+        places += [(f"{n}.conv2", f"{n}.bn2", False) for n, _ in _blocks(model)]
+    if design.stem:
+        places.append(("conv1", "bn1", False))
+    for conv, bn, gates in places:
+        unit = DA3Unit(model.get_submodule(conv), model.get_submodule(bn), design, gates)
+        _set(model, conv, unit)
+        _set(model, bn, nn.Identity())
 
 
 def trainable_params(model: nn.Module) -> int:
@@ -111,8 +136,8 @@ def trainable_params(model: nn.Module) -> int:
 
 def domain_storage(model: nn.Module) -> tuple[int, int]:
     """``(values, bytes)`` stored per added domain: trained float32 tensors, the statistics of
-    trained BatchNorms, and Piggyback's masks (one value of one bit per weight; its scores are
-    not kept)."""
+    trained or re-estimated BatchNorms, and Piggyback's masks (one value of one bit per
+    weight; its scores are not kept)."""
     values = size = 0
     for m in model.modules():
         if isinstance(m, PiggybackConv):
@@ -120,7 +145,8 @@ def domain_storage(model: nn.Module) -> tuple[int, int]:
             size += (m.scores.numel() + 7) // 8
             continue
         n = sum(p.numel() for p in m.parameters(recurse=False) if p.requires_grad)
-        if isinstance(m, nn.BatchNorm2d) and n:
+        if isinstance(m, nn.BatchNorm2d) and n or isinstance(m, DomainBatchNorm2d) \
+                and m.reestimate:
             n += m.running_mean.numel() + m.running_var.numel()
         values += n
         size += FLOAT_BYTES * n
@@ -128,5 +154,7 @@ def domain_storage(model: nn.Module) -> tuple[int, int]:
 
 
 def da3_units(model: nn.Module) -> dict[str, DA3Unit]:
-    """The DA3 units of an adapted model, by the name of the convolution they replace."""
-    return {name: m for name, m in model.named_modules() if isinstance(m, DA3Unit)}
+    """The gating DA3 units of an adapted model (each block's first convolution), by the
+    name of the convolution they replace."""
+    return {name: m for name, m in model.named_modules()
+            if isinstance(m, DA3Unit) and m.gates}

@@ -27,7 +27,9 @@ def register(sub: Subparsers) -> None:
         description="Adapt a checkpoint's sub-net to each domain with each method; measure "
         "test top-1, trainable parameters, the bytes autograd saves for backward (training "
         "activation memory), time per epoch and the storage per added domain; cost DA3's "
-        "channel gating on the chip. Writes DIR/adapt.csv and DIR/adapt_memory.png.",
+        "channel gating on the chip. Writes DIR/adapt.csv, DIR/adapt_memory.png and each "
+        "adapted model as DIR/models/DOMAIN/METHOD.pt (pimsim simulate --adapted DIR costs "
+        "DA3's gating).",
         epilog=examples("pimsim adapt --checkpoint runs/sp/model.pt --domains rotate,invert,"
                         "noise,blur --method da3,finetune --out runs/adapt"))
     p.add_argument("--checkpoint", required=True, help="model.pt of pimsim train")
@@ -41,7 +43,8 @@ def register(sub: Subparsers) -> None:
     methods.known = LazyText(_methods)
     p.add_argument("--epochs", type=positive_int, default=5, help="training epochs per domain")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per step")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (baselines)")
+    p.add_argument("--da3-lr", type=float, default=2e-2, help="Adam learning rate of DA3")
     p.add_argument("--seed", type=int, default=0, help="random seed (data order, init)")
     p.add_argument("--train-limit", type=positive_int,
                    help="train on the first N training images of each domain (quick runs)")
@@ -78,17 +81,20 @@ def _run(args: argparse.Namespace) -> None:
         raise PimsimError("--compute-device: cuda is not available on this machine")
     if not args.gate_penalty >= 0:
         raise PimsimError(f"--gate-penalty: must be >= 0, got {args.gate_penalty}")
-    if not args.lr > 0:
-        raise PimsimError(f"--lr: must be positive, got {args.lr}")
+    for name in ("lr", "da3_lr"):
+        if not getattr(args, name) > 0:
+            raise PimsimError(f"--{name.replace('_', '-')}: must be positive, got "
+                              f"{getattr(args, name)}")
     methods = METHODS if args.method == "all" else tuple(args.method.split(","))
     cfg = AdaptConfig(checkpoint=args.checkpoint,
                       domains=tuple(d for d in args.domains.split(",") if d),
                       methods=methods, subnet=args.subnet, data_dir=args.data_dir,
                       train=TrainSettings(args.epochs, args.batch_size, args.lr, args.seed,
                                           args.compute_device, args.train_limit,
-                                          args.gate_penalty))
-    table = cost_adapted(run_adapt(cfg), args.device_params, args.mapping, args.bits)
-    out = write_adapt(args.out, table)
+                                          args.gate_penalty, args.da3_lr))
+    result = run_adapt(cfg)
+    table = cost_adapted(result, args.device_params, args.mapping, args.bits)
+    out = write_adapt(args.out, table, result.models)
     cols = [c for c in ("domain", "method", "top1_float", "top1_float_gated",
                         "trainable_params", "saved_tensor_bytes", "memory_ratio_vs_finetune",
                         "epoch_s", "energy_saved_pj") if c in table]

@@ -49,6 +49,8 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--check-all", action="store_true",
                    help="check every image's PIM output equal to the integer executor's "
                    "(default: the first 1000; top1_int only when every image is checked)")
+    p.add_argument("--adapted", metavar="ADAPT_DIR", help="an --out of pimsim adapt from "
+                   "this checkpoint: cost each domain's DA3 gating (DIR/gating.csv)")
     add_executor_args(p)
     add_cost_only_args(p)
     p.add_argument("--out", required=True, help="output directory")
@@ -105,4 +107,5 @@ def _config_of(args: argparse.Namespace) -> SimulateConfig:
                          widths=tuple(args.widths),
                          overrides=parse_settings(args.set, axes=False),
                          check_all=args.check_all, executor=args.executor, jobs=args.jobs,
-                         scheduler=args.scheduler, batch_size=args.batch_size)
+                         scheduler=args.scheduler, batch_size=args.batch_size,
+                         adapted=args.adapted)

@@ -32,11 +32,12 @@ FILES: dict[str, str] = {
     "train_log.csv": "`pimsim train`: one row per evaluation during training",
     "faults.csv": "`pimsim faults`: one row per sub-net per variation or error point",
     "adapt.csv": "`pimsim adapt`: one row per domain per adaptation method",
+    "gating.csv": "`pimsim simulate --adapted`: one row per domain of DA3's gating",
 }
 
-S, L, W, T, Q, R, G, F, A, E = (
+S, L, W, T, Q, R, G, F, A, E, GT = (
     "subnets.csv", "layers.csv", "sweep.csv", "latency.csv", "quantize.csv", "results.csv",
-    "train_log.csv", "faults.csv", "adapt.csv", "eval.csv")
+    "train_log.csv", "faults.csv", "adapt.csv", "eval.csv", "gating.csv")
 COSTED = (S, L, W)
 FAMILY = (S, W)
 
@@ -65,14 +66,14 @@ def _event_columns() -> list[Column]:
 
 COLUMNS: tuple[Column, ...] = (
     # what a row is
-    Column("subnet", "", "sub-net name", (S, L, W, T, Q, R, G, F, A, E)),
+    Column("subnet", "", "sub-net name", (S, L, W, T, Q, R, G, F, A, E, GT)),
     Column("spec", "", "the sub-net's widths: `ratio=R` (uniform) or `counts=C1/C2/...` "
            "(channels per layer group)", (E,)),
     Column("layer", "", "layer name in the exported integer graph", (L,)),
     Column("op", "", "layer operation (conv, linear, ...; pimsim/quantize/ops.py)", (L,)),
     Column("bits", "bit", "weight and activation precision", (S, W, Q, F)),
     Column("technology", "", "memory preset: the device file's `name` (e.g. sot_mram_45nm)",
-           (*FAMILY, F, A)),
+           (*FAMILY, F, A, GT)),
     Column("memory_type", "", "technology family of the preset (sot_mram, stt_mram, sram)",
            FAMILY),
     Column("mapping", "", "chip mapping name (mappings/*.yaml)", FAMILY),
@@ -81,7 +82,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("infeasible", "", "why the chip cannot run this point (empty: feasible)", (W, F)),
     # accuracy
     Column("top1_float", "fraction", "top-1 accuracy of the model as trained, on the test "
-           "split (fake quantizers active in a QAT checkpoint)", (T, Q, R, A, E)),
+           "split (fake quantizers active in a QAT checkpoint)", (T, Q, R, A, E, GT)),
     Column("val_top1_float", "fraction", "top-1 accuracy of the float model on the validation "
            "split carved from the training data (per epoch in train_log.csv; at the end in "
            "results.csv; empty without a split)", (G, R)),
@@ -129,14 +130,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("buffer_bits", "bit", "activation buffer size of the chip", FAMILY),
     # energy
     Column("energy_pj", "pJ", "energy per image: the sum of the energy_<event>_pj columns",
-           (*COSTED, A)),
+           (*COSTED, A, GT)),
     Column("energy_per_image_uj", "uJ", "energy_pj in uJ", (*FAMILY, F)),
     *_event_columns(),
     # latency and throughput
     Column("latency_compute_ns", "ns", "compute latency of the layer's busiest sub-array",
            (L,)),
     Column("latency_ns", "ns", "simulated PIM latency per image (of the layer or the sub-net)",
-           (*COSTED, F, A)),
+           (*COSTED, F, A, GT)),
     Column("latency_cycles", "cycle", "latency_ns in chip clock cycles", COSTED),
     Column("frame_interval_ns", "ns", "time between images (latency_ns, or the slowest layer "
            "when pipelined)", FAMILY),
@@ -201,9 +202,9 @@ COLUMNS: tuple[Column, ...] = (
            "write errors (mean over layers and trials)", (F,)),
     Column("sense_flip_rate", "fraction", "measured flipped bits per sensed bit", (F,)),
     # adaptation (pimsim adapt)
-    Column("domain", "", "the target domain", (A,)),
+    Column("domain", "", "the target domain", (A, GT)),
     Column("top1_float_gated", "fraction", "DA3 with its channel gating on: top-1 on the "
-           "domain's test split", (A,)),
+           "domain's test split", (A, GT)),
     Column("trainable_params", "parameter", "parameters the method trains", (A,)),
     Column("params_per_domain", "value", "values stored per added domain (a Piggyback mask "
            "bit counts as one)", (A,)),
@@ -216,14 +217,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("epoch_s", "s", "wall-clock training time per epoch", (A,)),
     Column("epochs", "epoch", "training epochs per domain", (A,)),
     Column("batch_size", "image", "images per training step", (A,)),
+    Column("lr", "", "Adam learning rate of the method (DA3: --da3-lr)", (A,)),
     Column("active_channel_fraction", "fraction", "DA3: gated channels that ran, mean over "
-           "the domain's test images", (A,)),
+           "the domain's test images", (A, GT)),
     Column("energy_gated_pj", "pJ", "DA3: energy per image with gated channels skipped "
-           "(energy_pj: the ungated backbone)", (A,)),
-    Column("energy_saved_pj", "pJ", "energy_pj - energy_gated_pj", (A,)),
+           "(energy_pj: the ungated backbone)", (A, GT)),
+    Column("energy_saved_pj", "pJ", "energy_pj - energy_gated_pj", (A, GT)),
     Column("latency_gated_ns", "ns", "DA3: latency per image with gated channels skipped",
-           (A,)),
-    Column("latency_saved_ns", "ns", "latency_ns - latency_gated_ns", (A,)),
+           (A, GT)),
+    Column("latency_saved_ns", "ns", "latency_ns - latency_gated_ns", (A, GT)),
 )
 
 _BY_NAME = {c.name: c for c in COLUMNS}

@@ -78,3 +78,40 @@ def cost_adapted(result: AdaptResult, device_params: str = "sot_mram_45nm",
     costs = gating_costs(layers, result.active_channels, params, chip_mapping)
     costs.insert(1, "method", "da3")
     return table.merge(costs, on=["domain", "method"], how="left")
+
+
+def adapted_gating(checkpoint: str, adapted_dir: str, bits: int, params: DeviceParams,
+                   mapping: ChipMapping) -> pd.DataFrame:
+    """``gating.csv`` of ``pimsim simulate --adapted DIR``: for each DA3 model ``pimsim adapt``
+    saved (``DIR/models/DOMAIN/da3.pt``, adapted from ``checkpoint``: its SHA-256 must match),
+    the :func:`gating_costs` of its sub-net of ``checkpoint`` at ``bits`` with the domain's
+    measured gating, and the adapted model's ``top1_float`` (ungated) and
+    ``top1_float_gated``."""
+    from pathlib import Path
+
+    from pimsim.adapt.run import load_backbone
+    from pimsim.adapt.saved import MODELS_DIR, file_sha256, load_adapted
+    from pimsim.simulate.layers import layers_from_module
+
+    paths = sorted(Path(adapted_dir, MODELS_DIR).glob("*/da3.pt"))
+    if not paths:
+        raise PimsimError(f"--adapted: {adapted_dir}: no {MODELS_DIR}/DOMAIN/da3.pt (write "
+                          "them with pimsim adapt --method da3)")
+    sha = file_sha256(checkpoint)
+    tables = []
+    for path in paths:
+        _, rec = load_adapted(path)
+        if rec["source_sha256"] != sha:
+            raise PimsimError(f"{path}: source_sha256: adapted from another checkpoint than "
+                              f"{checkpoint} ({rec['source_sha256'][:12]}, not {sha[:12]})")
+        backbone, subnet, _ = load_backbone(checkpoint, rec["subnet"])
+        layers = layers_from_module(backbone, (rec["in_channels"], *rec["input_hw"]), bits)
+        costs = gating_costs(layers, {rec["domain"]: rec["active_channels"]}, params, mapping)
+        channels = sum(layer.c_out for layer in layers if layer.name in rec["active_channels"])
+        costs.insert(1, "subnet", subnet)
+        costs["top1_float"] = rec["top1_float"]
+        costs["top1_float_gated"] = rec["top1_float_gated"]
+        costs["active_channel_fraction"] = (sum(rec["active_channels"].values()) / channels
+                                            if channels else None)
+        tables.append(costs)
+    return pd.concat(tables, ignore_index=True)

@@ -7,8 +7,8 @@ of ``batch_size`` (memory independent of the number of images), on the first ``C
 images (every image with ``check_all``: ``top1_int``) checked equal, prediction by prediction,
 to the integer executor; sub-nets and shards of images run on ``executor``. Cost-only mode
 needs no weights: an untrained family of uniform widths of ``model`` at ``input_size``.
-Outputs (``DIR``): ``subnets.csv``, ``layers.csv``, ``summary.md``, ``config.json``; the folder is
-written complete or not at all.
+Outputs (``DIR``): ``subnets.csv``, ``layers.csv``, ``summary.md``, ``config.json`` (and
+``gating.csv`` with ``adapted``); the folder is written complete or not at all.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ class SimulateConfig:
     executor: str = "process"
     jobs: int = 1
     scheduler: str | None = None
+    adapted: str | None = None
 
     def __post_init__(self) -> None:
         if self.subnets is not None:
@@ -94,6 +95,8 @@ class SimulateConfig:
             raise PimsimError("--model: required with --cost-only")
         if not self.cost_only and self.checkpoint is None:
             raise PimsimError("--checkpoint: required unless --cost-only")
+        if self.adapted is not None and (self.cost_only or self.checkpoint is None):
+            raise PimsimError("--adapted: needs --checkpoint (the adapted models' source)")
         for w in self.widths:
             if not 0 < w <= 1:
                 raise PimsimError(f"--widths: {w:g} is outside (0, 1]")
@@ -129,6 +132,7 @@ class Simulation:
     subnets: pd.DataFrame
     layers: pd.DataFrame
     config: dict
+    gating: pd.DataFrame | None = None  # --adapted: DA3's gating per domain
 
 
 def simulate(cfg: SimulateConfig, argv: Sequence[str] | None = None) -> Simulation:
@@ -139,6 +143,11 @@ def simulate(cfg: SimulateConfig, argv: Sequence[str] | None = None) -> Simulati
     check_each(cfg.device_params, cfg.mapping, {k: [v] for k, v in cfg.overrides})
     params, mapping = resolve_hardware(cfg.device_params, cfg.mapping, cfg.overrides)
     check_feasible(params, mapping.sense_ops)  # before a checkpoint is loaded and exported
+    gating = None
+    if cfg.adapted is not None:
+        from pimsim.simulate.gating import adapted_gating
+
+        gating = adapted_gating(cfg.checkpoint, cfg.adapted, cfg.bits or 8, params, mapping)
     if cfg.cost_only:
         family = cost_only_family(cfg.model, cfg.widths, cfg.input_size, cfg.in_channels,
                                   cfg.num_classes, cfg.bits or 8, cfg.subnets)
@@ -165,7 +174,7 @@ def simulate(cfg: SimulateConfig, argv: Sequence[str] | None = None) -> Simulati
     if cfg.checkpoint:
         config["checkpoint"] = {"path": str(cfg.checkpoint),
                                 "sha256": file_sha256(cfg.checkpoint)}
-    return Simulation(subnets, layers, config)
+    return Simulation(subnets, layers, config, gating)
 
 
 def _cost_only_network(cfg: SimulateConfig) -> dict[str, Any]:
@@ -262,6 +271,8 @@ def write_simulation(sim: Simulation, out_dir: str | Path) -> Path:
         sim.layers.to_csv(tmp / "layers.csv", index=False)
         (tmp / "config.json").write_text(json.dumps(sim.config, indent=2, sort_keys=True))
         (tmp / "summary.md").write_text(summary_markdown(sim))
+        if sim.gating is not None:
+            sim.gating.to_csv(tmp / "gating.csv", index=False)
 
     return publish_dir(out_dir, build)
 
@@ -307,6 +318,12 @@ def summary_markdown(sim: Simulation) -> str:
         "The model is uncalibrated against silicon; parameters marked `assumption:` in the "
         "device file are not published figures.",
     ]
+    if sim.gating is not None:
+        g = sim.gating
+        lines += ["", f"DA3 gating (`--adapted`, `gating.csv`): {len(g)} domains, "
+                  f"{100 * (g.energy_saved_pj / g.energy_pj).mean():.1f} % of the energy and "
+                  f"{100 * (g.latency_saved_ns / g.latency_ns).mean():.1f} % of the latency "
+                  "per image saved on average."]
     if "top1_pim" in s.columns:
         checked = int(s.images_checked.iloc[0])
         lines += ["", f"Accuracy on the first {int(s.images.iloc[0])} test images, bit-serial "
