@@ -1,7 +1,9 @@
 """BatchNorm re-calibration for a sub-net that was not trained directly.
 
-Its BatchNorm statistics are re-estimated in train mode over a set number of training batches
-with a cumulative moving average (momentum=None), weights untouched (Yu & Huang, ICCV 2019,
+Its BatchNorm statistics are re-estimated in train mode over a set number of training batches,
+augmented as in training (the statistics must match the distribution the weights were trained
+on; on ``digits-affine`` plain images would not), with a cumulative moving average
+(momentum=None), weights untouched (Yu & Huang, ICCV 2019,
 "post-statistics"). Affine parameters start from the widest registered sub-net's BatchNorm,
 sliced to the new sub-net's channels.
 """
@@ -35,7 +37,7 @@ def recalibrate_bn(model: DynamicNet, spec: SubnetSpec, data: Dataset, batches: 
     model.train()
     model.set_subnet(spec)
     gen = torch.Generator().manual_seed(seed)
-    for i, (x, _) in enumerate(data.train_batches(batch_size, gen, augment=False)):
+    for i, (x, _) in enumerate(data.train_batches(batch_size, gen)):
         if i >= batches:
             break
         model(x)
