@@ -58,8 +58,8 @@ ABLATION: tuple[tuple[str, DA3Design, float], ...] = (  # (variant, design, DA3 
     ("+ BN statistics per domain", dataclasses.replace(_FIRST, bn_stats=True), 2e-2),
     ("+ BN bias trained", dataclasses.replace(_FIRST, bn_stats=True, bn_bias=True), 2e-2),
     ("+ stem unit (the default)", DA3Design(spatial="none"), 2e-2),
-    ("+ spatial attention, a_c + s_hw", DA3Design(spatial="add"), 2e-2),
-    ("+ spatial attention, a_c * s_hw", DA3Design(spatial="mul"), 2e-2),
+    ("+ spatial attention, a_c + s_hw", DA3Design(spatial="sum"), 2e-2),
+    ("+ spatial attention, a_c * s_hw", DA3Design(spatial="product"), 2e-2),
     ("+ units on each block's conv2", DA3Design(spatial="none", conv2=True), 2e-2),
     ("+ BN gain trained", DA3Design(spatial="none", bn_gain=True), 2e-2),
 )

@@ -97,10 +97,10 @@ def test_channel_max_saves_a_small_index_and_routes_the_gradient():
 
 def test_spatial_attention_by_hand():
     """s = conv3x3([mean_c x; max_c x]) with only the centre taps set: s = 2 mean + 1 max + b;
-    "add" adds a_c + s_hw, "mul" a_c * s_hw; the gate's bound uses max_hw of that term."""
+    "sum" adds a_c + s_hw, "product" a_c * s_hw; the gate's bound uses max_hw of that term."""
     x = torch.tensor([[[[1.0, 3.0]], [[-1.0, 5.0]]]])  # mean (0, 4), max (1, 5)
-    for mode, a_c, term in (("add", [0.5, 1.5], [[[2.0, 14.0]], [[3.0, 15.0]]]),
-                            ("mul", [1.0, 2.0], [[[1.5, 13.5]], [[3.0, 27.0]]])):
+    for mode, a_c, term in (("sum", [0.5, 1.5], [[[2.0, 14.0]], [[3.0, 15.0]]]),
+                            ("product", [1.0, 2.0], [[[1.5, 13.5]], [[3.0, 27.0]]])):
         ad = AttentionAdaptor(2, 2, 1, mode)
         with torch.no_grad():
             ad.spatial.weight.zero_()
@@ -110,14 +110,14 @@ def test_spatial_attention_by_hand():
         a, s = ad(x)
         assert s.flatten().tolist() == [1.5, 13.5]
         assert ad.term(a, s)[0].tolist() == term
-        assert ad.upper(a, s)[0].tolist() == [14.0, 15.0] if mode == "add" else [13.5, 27.0]
+        assert ad.upper(a, s)[0].tolist() == ([14.0, 15.0] if mode == "sum" else [13.5, 27.0])
 
 
 def test_da3_unit_with_every_option_starts_as_the_frozen_path():
     conv = nn.Conv2d(3, 4, 3, 2, 1, bias=False)
     bn = nn.BatchNorm2d(4).eval()
     x = torch.randn(2, 3, 6, 6)
-    for spatial in ("none", "add", "mul"):
+    for spatial in ("none", "sum", "product"):
         unit = DA3Unit(conv, bn, DA3Design(spatial=spatial, bn_gain=True))
         with torch.no_grad():
             torch.testing.assert_close(unit(x), bn(conv(x)))

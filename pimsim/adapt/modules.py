@@ -16,10 +16,10 @@ beyond the run-to-run spread (about 1 point); ``a_c + s_hw`` was unstable at tha
   ``a = W2 relu(W1 mean_hw(x) + b1) + b2`` (``hidden = max(4, C_out // 4)``), one value per
   output channel; spatial attention (CBAM-style): ``s = conv3x3([mean_c(x); max_c(x)])``, one
   map at the convolution's output resolution (its stride; 3x3 as the maps here are 8x8 to
-  2x2). Their combination (``spatial``): ``a_c + s_hw`` ("add"), ``a_c * s_hw`` ("mul"), or
+  2x2). Their combination (``spatial``): ``a_c + s_hw`` ("sum"), ``a_c * s_hw`` ("product"), or
   ``a_c`` alone ("none"). The unit computes ``pre = BN(conv(x)) + that``;
-- ``W2``, ``b2`` and the spatial weights start at zero (the spatial bias at 0 for "add", 1 for
-  "mul"), so an adapted model starts as the backbone;
+- ``W2``, ``b2`` and the spatial weights start at zero (the spatial bias at 0 for "sum", 1 for
+  "product"), so an adapted model starts as the backbone;
 - where: each residual block's first convolution (the gated ones), optionally the stem
   (``stem``) and each block's second convolution (``conv2``), which never gate;
 - BatchNorm per domain (:class:`pimsim.adapt.lean.DomainBatchNorm2d`): statistics re-estimated
@@ -55,7 +55,7 @@ from pimsim.errors import PimsimError
 
 REDUCTION, MIN_HIDDEN, SPATIAL_KERNEL = 4, 4, 3
 PIGGYBACK_INIT, PIGGYBACK_THRESHOLD = 1e-2, 5e-3
-SPATIAL = ("none", "add", "mul")
+SPATIAL = ("none", "sum", "product")
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ class AttentionAdaptor(nn.Module):
         if spatial != "none":
             self.spatial = nn.Conv2d(2, 1, SPATIAL_KERNEL, stride, SPATIAL_KERNEL // 2)
             nn.init.zeros_(self.spatial.weight)
-            nn.init.constant_(self.spatial.bias, 1.0 if spatial == "mul" else 0.0)
+            nn.init.constant_(self.spatial.bias, 1.0 if spatial == "product" else 0.0)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """``(a, s)``: ``N x C_out`` and ``N x 1 x H' x W'`` (None without spatial)."""
@@ -146,14 +146,14 @@ class AttentionAdaptor(nn.Module):
         """What is added to the frozen path (broadcast over ``N x C x H' x W'``)."""
         if s is None:
             return a[:, :, None, None]
-        return a[:, :, None, None] + s if self.mode == "add" else a[:, :, None, None] * s
+        return a[:, :, None, None] + s if self.mode == "sum" else a[:, :, None, None] * s
 
     def upper(self, a: Tensor, s: Tensor | None) -> Tensor:
         """``N x C``: the largest value of :meth:`term` over each channel's pixels."""
         if s is None:
             return a
         hi, lo = s.amax(dim=(1, 2, 3))[:, None], s.amin(dim=(1, 2, 3))[:, None]
-        return a + hi if self.mode == "add" else torch.maximum(a * hi, a * lo)
+        return a + hi if self.mode == "sum" else torch.maximum(a * hi, a * lo)
 
 
 class DA3Unit(nn.Module):
