@@ -54,14 +54,14 @@ def _argv(command: str, out: Path, run_dir: Path) -> list[str]:
     return {
         "train": [*TRAIN, "--out", str(out)],
         "quantize": ["quantize", "--checkpoint", model, "--bits", "8", "--calib-batches", "1",
-                     "--out", str(out)],
+                     "--quiet", "--out", str(out)],
         "simulate": ["simulate", *COST_ONLY, "--out", str(out)],
         "sweep": ["sweep", *COST_ONLY, "--quiet", "--out", str(out)],
         "demo": ["demo", "--epochs", "1", "--limit", "4", "--quiet", "--out", str(out)],
         "count": ["count", "--input-size", "8", "--out", str(out)],
         "eval": ["eval", "--checkpoint", model, "--limit", "4", "--out", str(out)],
         "latency": ["latency", "--checkpoint", model, "--repeats", "1", "--warmup", "0",
-                    "--out", str(out)],
+                    "--quiet", "--out", str(out)],
         "plot": ["plot", str(out)],
     }[command]
 
