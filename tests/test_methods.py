@@ -1,6 +1,7 @@
 """The five sub-net generation methods, resume, cost accounting, BN re-calibration, AST."""
 
 import json
+import math
 from dataclasses import FrozenInstanceError, replace
 
 import pandas as pd
@@ -18,7 +19,12 @@ from pimsim.train.budgets import prune_to_budget, uniform_spec_for_budget
 from pimsim.train.checkpoint import save_sealed
 from pimsim.train.config import AstOptions, JointOptions, MultiPathOptions, SinglePathOptions
 from pimsim.train.engine import StopTraining
-from pimsim.train.methods import SinglePathPolicy, nested_order, select_channels
+from pimsim.train.methods import (
+    MIN_GROUP_FRACTION,
+    SinglePathPolicy,
+    nested_order,
+    select_channels,
+)
 from tests.conftest import exit_code
 
 TINY = {"epochs": 3, "batch_size": 64}
@@ -357,6 +363,28 @@ def test_select_channels_follows_importance_and_meets_the_budget():
         assert sorted(perm.tolist()) == list(range(len(perm)))
         assert set(perm[:len(small)].tolist()) == set(small.tolist())
         assert set(perm[:len(big)].tolist()) == set(big.tolist())
+
+
+def test_select_channels_keeps_a_floor_of_every_group():
+    """A group whose channels but one look unimportant still keeps MIN_GROUP_FRACTION of its full
+    width (a one-channel residual stream collapsed multi-path's 3 % sub-nets); the others pay
+    for it, and the floor never exceeds an upper (nested) selection."""
+    model = DynamicNet("resnet20", 10, 1)
+    macs = MacModel(model, (8, 8))
+    full = macs.macs(model.group_widths)
+    importance = [torch.ones(w) for w in model.group_widths]
+    last = len(importance) - 4  # the last stage's residual stream (64 channels)
+    importance[last] = torch.full((model.group_widths[last],), 1e-6)
+    importance[last][0] = 1.0  # one strong channel, the rest switched off by the L1 retrain
+    everything = [torch.arange(w) for w in model.group_widths]
+    kept = select_channels(macs, everything, importance, 0.03 * full)
+    floors = [math.ceil(MIN_GROUP_FRACTION * w) for w in model.group_widths]
+    assert len(kept[last]) == floors[last] == 7
+    assert all(len(k) >= f for k, f in zip(kept, floors, strict=True))
+    upper = [e[:3] for e in everything]  # narrower than some floors
+    assert all(len(k) <= 3 for k in select_channels(macs, upper, importance, 0.01 * full))
+    assert prune_to_budget(macs, tuple(model.group_widths), importance, 0.0,
+                           tuple(floors)) == tuple(floors)
 
 
 def test_single_path_macs_share_gives_smaller_subnets_more_steps():

@@ -38,8 +38,10 @@ def uniform_spec_for_budget(widths: tuple[int, ...], macs: MacModel, budget: flo
 
 
 def prune_to_budget(macs: MacModel, upper: tuple[int, ...], importance: list[Tensor],
-                    target_macs: float, min_channels: int = 1) -> tuple[int, ...]:
-    """Per-group counts, at most ``upper``, whose MACs fit ``target_macs``.
+                    target_macs: float,
+                    min_channels: int | tuple[int, ...] = 1) -> tuple[int, ...]:
+    """Per-group counts, at most ``upper`` and at least ``min_channels`` (one for all groups
+    or one per group), whose MACs fit ``target_macs`` as far as those floors allow.
 
     Greedy global ranking (network-slimming style, Liu et al. ICCV 2017): repeatedly drop the
     last channel of the group whose last kept channel has the lowest *normalised* importance
@@ -48,13 +50,14 @@ def prune_to_budget(macs: MacModel, upper: tuple[int, ...], importance: list[Ten
     within each group's prefix, so dropping the last keeps the most important ones.
     """
     counts = list(upper)
+    floor = (min_channels,) * len(counts) if isinstance(min_channels, int) else min_channels
     scale = [float(imp[:c].mean()) or 1.0 for imp, c in zip(importance, counts, strict=True)]
     heap = [(float(importance[g][counts[g] - 1]) / scale[g], g) for g in range(len(counts))
-            if counts[g] > min_channels]
+            if counts[g] > floor[g]]
     heapq.heapify(heap)
     while macs.macs(counts) > target_macs and heap:
         _, g = heapq.heappop(heap)
         counts[g] -= 1
-        if counts[g] > min_channels:
+        if counts[g] > floor[g]:
             heapq.heappush(heap, (float(importance[g][counts[g] - 1]) / scale[g], g))
     return tuple(counts)
