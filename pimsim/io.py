@@ -54,6 +54,11 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return sha256_bytes(Path(path).read_bytes())
+
+
 def child(folder: str | Path, name: str, suffix: str = "") -> Path:
     """``folder / (name + suffix)``, refused unless ``name`` is a plain file name (no folder
     part, not ``.`` or ``..``): names read from files never write outside ``folder``."""

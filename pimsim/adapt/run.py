@@ -26,11 +26,12 @@ from pimsim.adapt.methods import (
 )
 from pimsim.adapt.methods import trainable_params as count_trainable
 from pimsim.adapt.modules import DA3Design
-from pimsim.adapt.saved import adapted_path, file_sha256, save_adapted
+from pimsim.adapt.saved import adapted_path, save_adapted
 from pimsim.data import Dataset, dataset_of_checkpoint
 from pimsim.data.domains import make_domain
 from pimsim.data.folder import load_folder
 from pimsim.errors import PimsimError
+from pimsim.io import file_sha256
 from pimsim.network.spec import check_name
 from pimsim.train import load_checkpoint
 

@@ -23,7 +23,6 @@ from torch import nn
 from pimsim.adapt.methods import METHODS, build_adapted, da3_units
 from pimsim.adapt.modules import DA3Design
 from pimsim.errors import PimsimError
-from pimsim.io import sha256_bytes
 from pimsim.network.ops import StaticOps
 from pimsim.network.resnet import ARCHS, build_body
 from pimsim.train.checkpoint import load_sealed, save_sealed
@@ -31,11 +30,6 @@ from pimsim.train.checkpoint import load_sealed, save_sealed
 FORMAT, VERSION = "pimsim.adapted", 1
 MODELS_DIR = "models"
 _INT_KEYS = ("in_channels", "backbone_classes", "num_classes")
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (what ``pimsim simulate`` records of its checkpoint)."""
-    return sha256_bytes(Path(path).read_bytes())
 
 
 def adapted_path(out: str | Path, domain: str, method: str) -> Path:

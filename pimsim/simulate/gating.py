@@ -90,7 +90,8 @@ def adapted_gating(checkpoint: str, adapted_dir: str, bits: int, params: DeviceP
     from pathlib import Path
 
     from pimsim.adapt.run import load_backbone
-    from pimsim.adapt.saved import MODELS_DIR, file_sha256, load_adapted
+    from pimsim.adapt.saved import MODELS_DIR, load_adapted
+    from pimsim.io import file_sha256
     from pimsim.simulate.layers import layers_from_module
 
     paths = sorted(Path(adapted_dir, MODELS_DIR).glob("*/da3.pt"))
@@ -98,14 +99,17 @@ def adapted_gating(checkpoint: str, adapted_dir: str, bits: int, params: DeviceP
         raise PimsimError(f"--adapted: {adapted_dir}: no {MODELS_DIR}/DOMAIN/da3.pt (write "
                           "them with pimsim adapt --method da3)")
     sha = file_sha256(checkpoint)
-    tables = []
+    tables, layers_of = [], {}  # each sub-net's layers, from one load of the checkpoint
     for path in paths:
         _, rec = load_adapted(path)
         if rec["source_sha256"] != sha:
             raise PimsimError(f"{path}: source_sha256: adapted from another checkpoint than "
                               f"{checkpoint} ({rec['source_sha256'][:12]}, not {sha[:12]})")
-        backbone, subnet, _ = load_backbone(checkpoint, rec["subnet"])
-        layers = layers_from_module(backbone, (rec["in_channels"], *rec["input_hw"]), bits)
+        if rec["subnet"] not in layers_of:
+            backbone, subnet, _ = load_backbone(checkpoint, rec["subnet"])
+            layers_of[rec["subnet"]] = (subnet, layers_from_module(
+                backbone, (rec["in_channels"], *rec["input_hw"]), bits))
+        subnet, layers = layers_of[rec["subnet"]]
         costs = gating_costs(layers, {rec["domain"]: rec["active_channels"]}, params, mapping)
         channels = sum(layer.c_out for layer in layers if layer.name in rec["active_channels"])
         costs.insert(1, "subnet", subnet)

@@ -9,7 +9,6 @@ files' own.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -20,6 +19,7 @@ from pimsim.bundled import bundled_dir
 from pimsim.device import DeviceParams, load_device_params, with_overrides
 from pimsim.device.params import PRESETS_DIR
 from pimsim.errors import PimsimError
+from pimsim.io import file_sha256 as io_file_sha256
 from pimsim.mapper import ChipMapping, load_mapping, mapping_with_overrides
 from pimsim.mapper.chip import MAPPING_GROUPS, MAPPINGS_DIR
 from pimsim.paramfile import locate, parse_yaml, show
@@ -117,7 +117,7 @@ def input_file(path: str) -> Path:
 
 def file_sha256(path: str) -> str:
     """SHA-256 of an input file (:func:`input_file`)."""
-    return hashlib.sha256(input_file(path).read_bytes()).hexdigest()
+    return io_file_sha256(input_file(path))
 
 
 def parse_axis(text: str) -> tuple[str, list[Any]]:
